@@ -1,0 +1,76 @@
+package pipeline
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Load reads a config file, applies --set overrides, decodes it strictly and validates it. On failure the
+// error is a Problems listing everything found, each with its file, line and column.
+func Load(file string, sets []string) (*Config, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	var doc yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); err != nil {
+		return nil, Problems{{Where: file, Msg: "not valid YAML: " + err.Error()}}
+	}
+	if len(doc.Content) == 0 {
+		return nil, Problems{{Where: file, Msg: "the file is empty"}}
+	}
+	d := newDecoder(file)
+	root := doc.Content[0]
+	for _, s := range sets {
+		if err := applySet(root, s, d.setFlags); err != nil {
+			d.problems = append(d.problems, Problem{Where: "--set " + s, Msg: err.Error()})
+		}
+	}
+	cfg := &Config{Model: DefaultModel(), OutDir: "checkpoints", File: file, Dir: filepath.Dir(file)}
+	d.decodeStruct(root, reflect.ValueOf(cfg).Elem(), "", nil)
+	if len(d.problems) == 0 {
+		validate(cfg, d)
+	}
+	if len(d.problems) > 0 {
+		return nil, d.problems
+	}
+	return cfg, nil
+}
+
+// AsProblems returns err's list of config problems, if it has one.
+func AsProblems(err error) (Problems, bool) {
+	var ps Problems
+	ok := errors.As(err, &ps)
+	return ps, ok
+}
+
+// Resolve turns a path from the config into one usable from the working directory: relative paths are
+// relative to the config file's directory.
+func (c *Config) Resolve(path string) string {
+	if filepath.IsAbs(path) {
+		return path
+	}
+	return filepath.Join(c.Dir, path)
+}
+
+// RunDir is <out_dir>/<run>, the directory that holds every stage's output.
+func (c *Config) RunDir() string { return filepath.Join(c.Resolve(c.OutDir), c.Run) }
+
+// StageByName returns the stage with that name.
+func (c *Config) StageByName(name string) (*StageConfig, int, bool) {
+	for i, s := range c.Stages {
+		if s.Name == name {
+			return s, i, true
+		}
+	}
+	return nil, -1, false
+}
+
+func (s *StageConfig) String() string { return fmt.Sprintf("%s (%s)", s.Name, s.Kind) }

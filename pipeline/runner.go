@@ -1,0 +1,177 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"pipeline/atomicfile"
+)
+
+// RunOptions choose which stages a run executes.
+type RunOptions struct {
+	From  string   // re-run this stage and every stage after it; earlier stages must be done
+	Only  string   // run just this stage (if it is not done); its inputs must be done
+	Force []string // re-run these stages even if done
+	Out   io.Writer
+}
+
+// ErrInterrupted wraps a stage's context error so callers can say how to resume.
+var ErrInterrupted = errors.New("interrupted")
+
+// Run executes the config's stages in order: a stage whose finished output matches its fingerprint is
+// skipped, an interrupted one resumes, the rest run. Each stage builds in <stage>.partial/ and becomes
+// <stage>/ by a rename only once it has finished, so a crash never leaves a half-written stage in place of a
+// good one.
+func Run(ctx context.Context, cfg *Config, opts RunOptions) error {
+	if opts.Out == nil {
+		opts.Out = io.Discard
+	}
+	for _, name := range append(append([]string{}, opts.Force...), opts.From, opts.Only) {
+		if _, _, ok := cfg.StageByName(name); name != "" && !ok {
+			return fmt.Errorf("no stage named %q in %s", name, cfg.File)
+		}
+	}
+	if opts.From != "" && opts.Only != "" {
+		return errors.New("--from and --only cannot be used together")
+	}
+	if err := os.MkdirAll(cfg.RunDir(), 0o755); err != nil {
+		return err
+	}
+	unlock, err := lockDir(cfg.RunDir())
+	if err != nil {
+		return err
+	}
+	defer unlock()
+
+	for _, st := range cfg.Stages {
+		if err := atomicfile.RecoverDir(filepath.Join(cfg.RunDir(), st.Name)); err != nil {
+			return err
+		}
+	}
+	plans, err := Plan(cfg)
+	if err != nil {
+		return err
+	}
+	_, fromIdx, _ := cfg.StageByName(opts.From)
+	finished := map[string]string{}
+	fps := map[string]string{}
+	for _, p := range plans {
+		fps[p.Stage.Name] = p.Fingerprint
+	}
+	for i, p := range plans {
+		name := p.Stage.Name
+		forced := contains(opts.Force, name) || (opts.From != "" && i >= fromIdx)
+		selected := (opts.Only == "" || opts.Only == name) && (opts.From == "" || i >= fromIdx)
+		if !selected {
+			if p.State == Done {
+				finished[name] = p.Dir
+			}
+			continue
+		}
+		for _, in := range p.Stage.Inputs() {
+			if _, ok := finished[in]; !ok {
+				return fmt.Errorf("stage %s needs stage %s, which is not done; run it first (without --only/--from)", name, in)
+			}
+		}
+		if p.State == Done && !forced {
+			fmt.Fprintf(opts.Out, "%-12s done, skipped (fingerprint %s)\n", name, p.Fingerprint[:12])
+			finished[name] = p.Dir
+			continue
+		}
+		if err := runStage(ctx, cfg, p, forced, finished, fps, opts.Out); err != nil {
+			return err
+		}
+		finished[name] = p.Dir
+	}
+	return nil
+}
+
+func runStage(ctx context.Context, cfg *Config, p *StagePlan, forced bool, finished, fps map[string]string, out io.Writer) error {
+	st := p.Stage
+	kind, _ := LookupKind(st.Kind)
+	switch {
+	case forced:
+		fmt.Fprintf(out, "%-12s running (forced)\n", st.Name)
+		if err := os.RemoveAll(p.WorkDir); err != nil {
+			return err
+		}
+	case p.State == Partial:
+		fmt.Fprintf(out, "%-12s resuming: %s\n", st.Name, p.Describe())
+	default:
+		fmt.Fprintf(out, "%-12s running (%s)\n", st.Name, p.State)
+		if err := os.RemoveAll(p.WorkDir); err != nil { // a partial of another config
+			return err
+		}
+	}
+	if err := os.MkdirAll(p.WorkDir, 0o755); err != nil {
+		return err
+	}
+	started := time.Now().UTC()
+	var prev partialState
+	if readJSON(filepath.Join(p.WorkDir, partialFile), &prev) == nil && prev.Fingerprint == p.Fingerprint {
+		started = prev.Started
+	} else if err := writeJSON(filepath.Join(p.WorkDir, partialFile), partialState{p.Fingerprint, started}); err != nil {
+		return err
+	}
+	metrics, err := OpenMetrics(filepath.Join(p.WorkDir, "metrics.jsonl"))
+	if err != nil {
+		return err
+	}
+	env := &Env{Config: cfg, Stage: st, Dir: p.WorkDir, Metrics: metrics, Log: out, finished: finished}
+	runErr := kind.Run(ctx, env, st.Options)
+	if err := metrics.Close(); runErr == nil {
+		runErr = err
+	}
+	if runErr != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("stage %s: %w: run the same command again to resume", st.Name, ErrInterrupted)
+		}
+		return fmt.Errorf("stage %s: %w", st.Name, runErr)
+	}
+
+	if err := os.Remove(filepath.Join(p.WorkDir, progressFile)); err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	artifacts, err := listArtifacts(p.WorkDir)
+	if err != nil {
+		return err
+	}
+	inputs := map[string]string{}
+	for _, in := range st.Inputs() {
+		inputs[in] = fps[in]
+	}
+	now := time.Now().UTC()
+	m := Manifest{Name: st.Name, Kind: st.Kind, Fingerprint: p.Fingerprint, Status: "done", Started: started,
+		Finished: now, Seconds: now.Sub(started).Seconds(), Inputs: inputs, Files: p.Files, Options: st.Options,
+		Artifacts: artifacts, Summary: env.summary}
+	if err := writeJSON(filepath.Join(p.WorkDir, manifestFile), m); err != nil {
+		return err
+	}
+	if err := os.Remove(filepath.Join(p.WorkDir, partialFile)); err != nil {
+		return err
+	}
+	if err := atomicfile.ReplaceDir(p.WorkDir, p.Dir); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "%-12s done in %s -> %s\n", st.Name, now.Sub(started).Round(time.Millisecond), p.Dir)
+	return nil
+}
+
+// lockDir takes an exclusive lock on dir/.lock so that two runs never write the same stages at once.
+func lockDir(dir string) (func(), error) {
+	f, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("another pipeline run is using %s", dir)
+	}
+	return func() { syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
+}

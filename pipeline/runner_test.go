@@ -1,0 +1,213 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func resetHooks() {
+	executed = map[string][]int{}
+	failAt = map[string]int{}
+}
+
+func mustLoad(t *testing.T, path string, sets ...string) *Config {
+	t.Helper()
+	cfg, err := Load(path, sets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func fingerprints(t *testing.T, cfg *Config) map[string]string {
+	t.Helper()
+	plans, err := Plan(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, p := range plans {
+		out[p.Stage.Name] = p.Fingerprint
+	}
+	return out
+}
+
+// A fingerprint changes when, and only when, the stage's config, its input files or an upstream stage change.
+func TestFingerprintChangesOnlyWithItsInputs(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "d.txt"), []byte("abc"), 0o644)
+	path := writeConfig(t, dir, goodConfig+"    data: [d.txt]\n")
+	base := fingerprints(t, mustLoad(t, path))
+	if again := fingerprints(t, mustLoad(t, path)); !reflect.DeepEqual(base, again) {
+		t.Fatal("same config, different fingerprints")
+	}
+	cases := []struct {
+		name    string
+		sets    []string
+		changed []string
+	}{
+		{"own option", []string{"stages.b.steps=5"}, []string{"b"}},
+		{"upstream option", []string{"stages.a.steps=5"}, []string{"a", "b"}},
+		{"unrelated stage", []string{"stages.c.note=x"}, []string{"c"}},
+		{"seed", []string{"seed=2"}, []string{"a", "b", "c"}},
+		{"model, which count ignores", []string{"model.n_layer=3"}, nil},
+	}
+	for _, c := range cases {
+		got := fingerprints(t, mustLoad(t, path, c.sets...))
+		var changed []string
+		for _, name := range []string{"a", "b", "c"} {
+			if got[name] != base[name] {
+				changed = append(changed, name)
+			}
+		}
+		if !reflect.DeepEqual(changed, c.changed) {
+			t.Errorf("%s: changed %v, want %v", c.name, changed, c.changed)
+		}
+	}
+	// File contents count; the file's timestamp does not.
+	os.Chtimes(filepath.Join(dir, "d.txt"), timeZero, timeZero)
+	if got := fingerprints(t, mustLoad(t, path)); got["c"] != base["c"] {
+		t.Error("touching a file changed the fingerprint")
+	}
+	os.WriteFile(filepath.Join(dir, "d.txt"), []byte("abd"), 0o644)
+	if got := fingerprints(t, mustLoad(t, path)); got["c"] == base["c"] || got["a"] != base["a"] {
+		t.Error("editing c's data file must change c's fingerprint and only c's")
+	}
+}
+
+func readTotal(t *testing.T, cfg *Config, stage string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(cfg.RunDir(), stage, "total.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+func TestRunSkipResumeForce(t *testing.T) {
+	resetHooks()
+	path := writeConfig(t, t.TempDir(), goodConfig)
+	cfg := mustLoad(t, path)
+	ctx := context.Background()
+	if err := Run(ctx, cfg, RunOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// a: 1+2+3+4 = 10; b: 1+2 + a's 10 = 13; c: 1.
+	if a, b, c := readTotal(t, cfg, "a"), readTotal(t, cfg, "b"), readTotal(t, cfg, "c"); a != "10" || b != "13" || c != "1" {
+		t.Fatalf("totals %s %s %s", a, b, c)
+	}
+	m, err := ReadManifest(filepath.Join(cfg.RunDir(), "b"))
+	if err != nil || m.Status != "done" || len(m.Artifacts) != 3 || m.Inputs["a"] == "" {
+		t.Fatalf("manifest of b: %+v %v", m, err)
+	}
+
+	// Everything done: nothing runs.
+	resetHooks()
+	if err := Run(ctx, cfg, RunOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if len(executed) != 0 {
+		t.Fatalf("done stages ran again: %v", executed)
+	}
+
+	// --force a re-runs a only (its output is the same, so b stays valid).
+	if err := Run(ctx, cfg, RunOptions{Force: []string{"a"}}); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(executed, map[string][]int{"a": {1, 2, 3, 4}}) {
+		t.Fatalf("--force a executed %v", executed)
+	}
+
+	// A changed upstream re-runs it and its dependant; a stage killed mid-way resumes from its checkpoint.
+	resetHooks()
+	cfg = mustLoad(t, path, "stages.a.steps=6")
+	failAt["a"] = 5
+	err = Run(ctx, cfg, RunOptions{})
+	if err == nil || !strings.Contains(err.Error(), "stage a: killed") {
+		t.Fatalf("want the injected failure, got %v", err)
+	}
+	plans, _ := Plan(cfg)
+	if plans[0].State != Partial || plans[0].Progress.Step != 4 || plans[1].State != Stale || plans[2].State != Done {
+		t.Fatalf("states after kill: %s %s %s", plans[0].Describe(), plans[1].State, plans[2].State)
+	}
+	if readTotal(t, cfg, "a") != "10" {
+		t.Fatal("the previous good output of a was lost")
+	}
+	delete(failAt, "a")
+	executed = map[string][]int{}
+	if err := Run(ctx, cfg, RunOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(executed, map[string][]int{"a": {5, 6}, "b": {1, 2}}) {
+		t.Fatalf("resume executed %v, want a from step 5 and b again", executed)
+	}
+	if readTotal(t, cfg, "a") != "21" || readTotal(t, cfg, "b") != "24" {
+		t.Fatalf("totals after resume: %s %s", readTotal(t, cfg, "a"), readTotal(t, cfg, "b"))
+	}
+	// metrics.jsonl holds each step once, as an uninterrupted run would.
+	b, _ := os.ReadFile(filepath.Join(cfg.RunDir(), "a", "metrics.jsonl"))
+	if strings.Count(string(b), "\n") != 6 || !strings.Contains(string(b), `{"step":6,"sum":21}`) {
+		t.Fatalf("metrics after resume:\n%s", b)
+	}
+
+	// --only and --from.
+	resetHooks()
+	if err := Run(ctx, cfg, RunOptions{Only: "b", Force: []string{"b"}}); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(executed, map[string][]int{"b": {1, 2}}) {
+		t.Fatalf("--only b executed %v", executed)
+	}
+	resetHooks()
+	if err := Run(ctx, cfg, RunOptions{From: "b"}); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(executed, map[string][]int{"b": {1, 2}, "c": {1}}) {
+		t.Fatalf("--from b executed %v", executed)
+	}
+}
+
+func TestOnlyNeedsFinishedInputs(t *testing.T) {
+	resetHooks()
+	cfg := mustLoad(t, writeConfig(t, t.TempDir(), goodConfig))
+	err := Run(context.Background(), cfg, RunOptions{Only: "b"})
+	if err == nil || !strings.Contains(err.Error(), "needs stage a, which is not done") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestCancelledRunSaysHowToResume(t *testing.T) {
+	resetHooks()
+	cfg := mustLoad(t, writeConfig(t, t.TempDir(), goodConfig))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := Run(ctx, cfg, RunOptions{})
+	if !errors.Is(err, ErrInterrupted) {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// A crash between the two renames of a stage replacement leaves <stage>.old; the next run restores it.
+func TestRecoverInterruptedReplace(t *testing.T) {
+	resetHooks()
+	cfg := mustLoad(t, writeConfig(t, t.TempDir(), goodConfig))
+	if err := Run(context.Background(), cfg, RunOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(cfg.RunDir(), "c")
+	os.Rename(dir, dir+".old")
+	resetHooks()
+	if err := Run(context.Background(), cfg, RunOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if len(executed) != 0 || readTotal(t, cfg, "c") != "1" {
+		t.Fatalf("executed %v after recovering", executed)
+	}
+}
+
+var timeZero = mustTime("2001-02-03T04:05:06Z")

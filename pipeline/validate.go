@@ -1,0 +1,173 @@
+package pipeline
+
+import (
+	"fmt"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strings"
+)
+
+var safeName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+
+// validate checks what types cannot: names, the model's sizes, references between stages, input files,
+// and each kind's own rules. Every problem is recorded with the position of the key it is about.
+func validate(cfg *Config, d *decoder) {
+	at := func(path string) *Problem {
+		return &Problem{Where: d.where(d.keys[path]), Path: path}
+	}
+	add := func(path, format string, args ...any) {
+		p := at(path)
+		p.Msg = fmt.Sprintf(format, args...)
+		d.problems = append(d.problems, *p)
+	}
+	if !safeName.MatchString(cfg.Run) {
+		add("run", "%q is not a usable directory name (letters, digits, '_', '.', '-')", cfg.Run)
+	}
+	m := cfg.Model
+	for _, f := range []struct {
+		key string
+		v   int
+	}{{"n_layer", m.NLayer}, {"n_head", m.NHead}, {"n_embd", m.NEmbd}, {"n_positions", m.NPositions}} {
+		if f.v <= 0 {
+			add("model."+f.key, "must be positive, got %d", f.v)
+		}
+	}
+	if m.NHead > 0 && m.NEmbd%m.NHead != 0 {
+		add("model.n_embd", "n_embd %d is not divisible by n_head %d", m.NEmbd, m.NHead)
+	}
+	if m.LayerNormEpsilon <= 0 {
+		add("model.layer_norm_epsilon", "must be positive, got %g", m.LayerNormEpsilon)
+	}
+	if m.InitStd <= 0 {
+		add("model.init_std", "must be positive, got %g", m.InitStd)
+	}
+	if len(cfg.Stages) == 0 {
+		add("stages", "no stages to run")
+	}
+
+	names := map[string]int{}
+	for i, st := range cfg.Stages {
+		if st.Options == nil {
+			continue // its kind was unknown; already reported
+		}
+		if !safeName.MatchString(st.Name) {
+			add(st.path+".name", "%q is not a usable directory name (letters, digits, '_', '.', '-')", st.Name)
+		}
+		if j, dup := names[st.Name]; dup {
+			add(st.path+".name", "stage name %q is already used by stages[%d]", st.Name, j)
+		}
+		names[st.Name] = i
+
+		for _, r := range taggedFields(st.Options, "ref") {
+			for _, target := range r.values {
+				up, j, ok := cfg.StageByName(target)
+				switch {
+				case !ok:
+					add(st.path+"."+r.key, "no stage named %q", target)
+				case j >= i:
+					add(st.path+"."+r.key, "stage %q runs after this one; inputs must come from earlier stages", target)
+				case !contains(strings.Split(r.tag, "|"), up.Kind) && r.tag != "any":
+					add(st.path+"."+r.key, "stage %q is of kind %s; want %s", target, up.Kind, strings.ReplaceAll(r.tag, "|", " or "))
+				}
+			}
+		}
+		for _, f := range taggedFields(st.Options, "file") {
+			for _, pattern := range f.values {
+				matches, err := filepath.Glob(cfg.Resolve(pattern))
+				if err != nil {
+					add(st.path+"."+f.key, "bad file pattern %q: %v", pattern, err)
+				} else if len(matches) == 0 {
+					add(st.path+"."+f.key, "no file matches %q (relative paths are relative to %s)", pattern, cfg.Dir)
+				}
+			}
+		}
+		kind, _ := LookupKind(st.Kind)
+		kind.Validate(st.Options, cfg, func(key, msg string) { add(st.path+"."+key, "%s", msg) })
+	}
+}
+
+// taggedField is an options field carrying a ref or file tag, with its string values.
+type taggedField struct {
+	key    string   // yaml key, dotted for nested structs
+	tag    string   // the tag's value
+	values []string // non-empty strings the field holds
+}
+
+// taggedFields lists the fields of an options struct (nested structs included) that carry tag, in
+// declaration order.
+func taggedFields(opts any, tag string) []taggedField {
+	var out []taggedField
+	var walk func(v reflect.Value, prefix string)
+	walk = func(v reflect.Value, prefix string) {
+		for v.Kind() == reflect.Pointer {
+			if v.IsNil() {
+				return
+			}
+			v = v.Elem()
+		}
+		if v.Kind() != reflect.Struct {
+			return
+		}
+		for _, f := range reflect.VisibleFields(v.Type()) {
+			key := strings.Split(f.Tag.Get("yaml"), ",")[0]
+			if key == "" || key == "-" || !f.IsExported() || f.Anonymous {
+				continue
+			}
+			fv := v.FieldByIndex(f.Index)
+			if t := f.Tag.Get(tag); t != "" {
+				tf := taggedField{key: prefix + key, tag: t}
+				switch fv.Kind() {
+				case reflect.String:
+					if fv.String() != "" {
+						tf.values = []string{fv.String()}
+					}
+				case reflect.Slice:
+					for i := 0; i < fv.Len(); i++ {
+						if s := fv.Index(i).String(); s != "" {
+							tf.values = append(tf.values, s)
+						}
+					}
+				}
+				out = append(out, tf)
+				continue
+			}
+			if fv.Kind() == reflect.Struct || fv.Kind() == reflect.Pointer {
+				walk(fv, prefix+key+".")
+			}
+		}
+	}
+	walk(reflect.ValueOf(opts), "")
+	return out
+}
+
+// Inputs returns the names of the stages this stage reads, in declaration order without repeats.
+func (s *StageConfig) Inputs() []string {
+	var out []string
+	for _, r := range taggedFields(s.Options, "ref") {
+		for _, v := range r.values {
+			if !contains(out, v) {
+				out = append(out, v)
+			}
+		}
+	}
+	return out
+}
+
+// Files returns the files this stage reads (globs expanded, sorted within each pattern).
+func (s *StageConfig) Files(cfg *Config) ([]string, error) {
+	var out []string
+	for _, f := range taggedFields(s.Options, "file") {
+		for _, pattern := range f.values {
+			matches, err := filepath.Glob(cfg.Resolve(pattern))
+			if err != nil {
+				return nil, err
+			}
+			if len(matches) == 0 {
+				return nil, fmt.Errorf("stage %s: no file matches %q", s.Name, pattern)
+			}
+			out = append(out, matches...)
+		}
+	}
+	return out, nil
+}
