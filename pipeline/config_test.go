@@ -145,6 +145,7 @@ func TestSetOverrides(t *testing.T) {
 		`--set stages.zz.steps=1: no stage named "zz" at stages`,
 		`--set stages.b.steps=many: stages[1].steps: want an integer, got "many" (str)`,
 		`--set stages.b.stepz=1: stages[1].stepz: unknown key; allowed keys: name, kind, data, input, note, steps`,
+		path + ":4:32: model.n_embd: n_embd 8 is not divisible by n_head 3",
 	}
 	if len(ps) != len(want) {
 		t.Fatalf("got %d problems, want %d:\n%v", len(ps), len(want), err)

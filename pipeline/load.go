@@ -35,9 +35,7 @@ func Load(file string, sets []string) (*Config, error) {
 	}
 	cfg := &Config{Model: DefaultModel(), OutDir: "checkpoints", File: file, Dir: filepath.Dir(file)}
 	d.decodeStruct(root, reflect.ValueOf(cfg).Elem(), "", nil)
-	if len(d.problems) == 0 {
-		validate(cfg, d)
-	}
+	validate(cfg, d)
 	if len(d.problems) > 0 {
 		return nil, d.problems
 	}

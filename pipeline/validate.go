@@ -16,12 +16,19 @@ func validate(cfg *Config, d *decoder) {
 	at := func(path string) *Problem {
 		return &Problem{Where: d.where(d.keys[path]), Path: path}
 	}
+	reported := map[string]bool{}
+	for _, p := range d.problems {
+		reported[p.Path] = true
+	}
 	add := func(path, format string, args ...any) {
+		if reported[path] {
+			return // already wrong in a way decoding saw; one message per key
+		}
 		p := at(path)
 		p.Msg = fmt.Sprintf(format, args...)
 		d.problems = append(d.problems, *p)
 	}
-	if !safeName.MatchString(cfg.Run) {
+	if cfg.Run != "" && !safeName.MatchString(cfg.Run) {
 		add("run", "%q is not a usable directory name (letters, digits, '_', '.', '-')", cfg.Run)
 	}
 	m := cfg.Model
@@ -48,8 +55,8 @@ func validate(cfg *Config, d *decoder) {
 
 	names := map[string]int{}
 	for i, st := range cfg.Stages {
-		if st.Options == nil {
-			continue // its kind was unknown; already reported
+		if st.Options == nil || hasProblemUnder(reported, st.path) {
+			continue // decoding already found it wrong; its values are not worth checking further
 		}
 		if !safeName.MatchString(st.Name) {
 			add(st.path+".name", "%q is not a usable directory name (letters, digits, '_', '.', '-')", st.Name)
@@ -170,4 +177,13 @@ func (s *StageConfig) Files(cfg *Config) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+func hasProblemUnder(reported map[string]bool, path string) bool {
+	for p := range reported {
+		if p == path || strings.HasPrefix(p, path+".") || strings.HasPrefix(p, path+"[") {
+			return true
+		}
+	}
+	return false
 }

@@ -1,0 +1,71 @@
+// Command pipeline trains a small GPT from raw text to an aligned assistant:
+//
+//	BPE tokenizer -> pretrain -> SFT -> reward model -> PPO or DPO -> eval
+//
+// from one YAML config. See README.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/urfave/cli/v2"
+
+	"pipeline/pipeline"
+	_ "pipeline/stages" // registers the stage kinds
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	app := &cli.App{
+		Name:  "pipeline",
+		Usage: "train a small GPT from raw text to an aligned assistant, one YAML config at a time",
+		Description: "A run is an ordered list of stages (bpe, tasks, pretrain, sft, reward, dpo, ppo, eval) read from\n" +
+			"a YAML config. Each stage writes <out_dir>/<run>/<stage>/ atomically; finished stages are skipped,\n" +
+			"interrupted ones resume. Start with `pipeline validate configs/tiny.yaml`.",
+		Commands: []*cli.Command{
+			runCommand(),
+			validateCommand(),
+			statusCommand(),
+			keysCommand(),
+		},
+	}
+	os.Exit(exitCode(app.RunContext(ctx, os.Args)))
+}
+
+// exitCode is the one place errors become exit codes: 0 success, 1 failure, 2 a bad config or usage,
+// 130 interrupted (as a shell reports Ctrl-C).
+func exitCode(err error) int {
+	if err == nil {
+		return 0
+	}
+	var ps pipeline.Problems
+	switch {
+	case errors.As(err, &ps):
+		fmt.Fprintf(os.Stderr, "%d problem(s) in the config:\n%v\n", len(ps), err)
+		return 2
+	case errors.Is(err, pipeline.ErrInterrupted), errors.Is(err, context.Canceled):
+		fmt.Fprintln(os.Stderr, "pipeline:", err)
+		return 130
+	case errors.Is(err, errUsage):
+		fmt.Fprintln(os.Stderr, "pipeline:", err)
+		return 2
+	}
+	fmt.Fprintln(os.Stderr, "pipeline:", err)
+	return 1
+}
+
+var errUsage = errors.New("usage")
+
+// configArg returns the command's single CONFIG argument.
+func configArg(c *cli.Context) (string, error) {
+	if c.NArg() != 1 {
+		return "", fmt.Errorf("%w: pipeline %s CONFIG (got %d arguments)", errUsage, c.Command.Name, c.NArg())
+	}
+	return c.Args().First(), nil
+}
