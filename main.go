@@ -28,11 +28,17 @@ func main() {
 		Description: "A run is an ordered list of stages (bpe, tasks, pretrain, sft, reward, dpo, ppo, eval) read from\n" +
 			"a YAML config. Each stage writes <out_dir>/<run>/<stage>/ atomically; finished stages are skipped,\n" +
 			"interrupted ones resume. Start with `pipeline validate configs/tiny.yaml`.",
+		// --set values may hold commas (lists): never split them.
+		DisableSliceFlagSeparator: true,
 		Commands: []*cli.Command{
 			runCommand(),
 			validateCommand(),
 			statusCommand(),
 			keysCommand(),
+			tokenizeCommand(),
+			forwardCommand(),
+			generateCommand(),
+			tasksCommand(),
 		},
 	}
 	os.Exit(exitCode(app.RunContext(ctx, os.Args)))

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"time"
 
+	"gopkg.in/yaml.v3"
+
 	"pipeline/atomicfile"
 )
 
@@ -148,7 +150,7 @@ func runStage(ctx context.Context, cfg *Config, p *StagePlan, forced bool, finis
 	}
 	now := time.Now().UTC()
 	m := Manifest{Name: st.Name, Kind: st.Kind, Fingerprint: p.Fingerprint, Status: "done", Started: started,
-		Finished: now, Seconds: now.Sub(started).Seconds(), Inputs: inputs, Files: p.Files, Options: st.Options,
+		Finished: now, Seconds: now.Sub(started).Seconds(), Inputs: inputs, Files: p.Files, Options: yamlKeyed(st.Options),
 		Artifacts: artifacts, Summary: env.summary}
 	if err := writeJSON(filepath.Join(p.WorkDir, manifestFile), m); err != nil {
 		return err
@@ -174,4 +176,17 @@ func lockDir(dir string) (func(), error) {
 		return nil, fmt.Errorf("another pipeline run is using %s", dir)
 	}
 	return func() { syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
+}
+
+// yamlKeyed re-expresses options under their YAML keys (as the config spells them) for the manifest.
+func yamlKeyed(opts any) any {
+	b, err := yaml.Marshal(opts)
+	if err != nil {
+		return opts
+	}
+	var m map[string]any
+	if yaml.Unmarshal(b, &m) != nil {
+		return opts
+	}
+	return m
 }

@@ -1,0 +1,370 @@
+package graphs
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/chewxy/hm"
+	"gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// LinearOpts selects the fused variants of Linear.
+type LinearOpts struct {
+	// WeightT: w is stored [OC, C] and the op computes x @ w^T (the tied LM
+	// head, which reuses wte [V, C]). Otherwise w is [C, OC] (GPT-2's Conv1D).
+	WeightT bool
+	// GELU applies GELU in its tanh form to x @ w + b (bias+GELU fused).
+	GELU bool
+}
+
+// Linear computes, with x [N,C] and w [C,OC] (or [OC,C] with WeightT),
+//
+//	y = act(x @ w + b) + res
+//
+// where b [OC] (nil: no bias), act is GELU or the identity, and res [N,OC]
+// (nil: none) is a residual added after the activation. The products go
+// through sgemm with the transposes folded into the call.
+func Linear(x, w, b, res *gorgonia.Node, o LinearOpts) (*gorgonia.Node, error) {
+	if x.Dims() != 2 || w.Dims() != 2 {
+		return nil, fmt.Errorf("Linear: want x [N,C], w 2-D, got %v %v", x.Shape(), w.Shape())
+	}
+	C, OC := w.Shape()[0], w.Shape()[1]
+	if o.WeightT {
+		C, OC = OC, C
+	}
+	if x.Shape()[1] != C {
+		return nil, fmt.Errorf("Linear: x %v does not match w %v (WeightT %v)", x.Shape(), w.Shape(), o.WeightT)
+	}
+	if b != nil && (b.Dims() != 1 || b.Shape()[0] != OC) {
+		return nil, fmt.Errorf("Linear: bias %v, want [%d]", b.Shape(), OC)
+	}
+	if res != nil && (res.Dims() != 2 || res.Shape()[0] != x.Shape()[0] || res.Shape()[1] != OC) {
+		return nil, fmt.Errorf("Linear: residual %v, want [%d %d]", res.Shape(), x.Shape()[0], OC)
+	}
+	if res != nil && o.GELU {
+		return nil, fmt.Errorf("Linear: GELU and a residual are not fused together")
+	}
+	op := &linearOp{opBase: newOpBase("Linear"), opts: o, hasBias: b != nil, hasRes: res != nil}
+	inputs := gorgonia.Nodes{x, w}
+	if b != nil {
+		inputs = append(inputs, b)
+	}
+	if res != nil {
+		inputs = append(inputs, res)
+	}
+	return gorgonia.ApplyOp(op, inputs...)
+}
+
+type linearOp struct {
+	opBase
+	opts     LinearOpts
+	hasBias  bool
+	hasRes   bool
+	out      dense
+	pre, sig scratch // GELU only: [N,OC] pre-activation and its sigmoid
+}
+
+func (op *linearOp) Arity() int {
+	n := 2
+	if op.hasBias {
+		n++
+	}
+	if op.hasRes {
+		n++
+	}
+	return n
+}
+
+func (op *linearOp) Type() hm.Type {
+	ins := []int{2, 2}
+	if op.hasBias {
+		ins = append(ins, 1)
+	}
+	if op.hasRes {
+		ins = append(ins, 2)
+	}
+	return fnType(2, ins...)
+}
+
+func (op *linearOp) InferShape(in ...gorgonia.DimSizer) (tensor.Shape, error) {
+	x, w := in[0].(tensor.Shape), in[1].(tensor.Shape)
+	if op.opts.WeightT {
+		return tensor.Shape{x[0], w[0]}, nil
+	}
+	return tensor.Shape{x[0], w[1]}, nil
+}
+
+// dims returns N, C, OC of the op's inputs.
+func (op *linearOp) dims(x, w tensor.Shape) (N, C, OC int) {
+	if op.opts.WeightT {
+		return x[0], w[1], w[0]
+	}
+	return x[0], w[0], w[1]
+}
+
+// split names the optional inputs: bias and residual (nil when absent).
+func (op *linearOp) split(inputs []gorgonia.Value) (b, res gorgonia.Value) {
+	i := 2
+	if op.hasBias {
+		b = inputs[i]
+		i++
+	}
+	if op.hasRes {
+		res = inputs[i]
+	}
+	return b, res
+}
+
+func (op *linearOp) Do(inputs ...gorgonia.Value) (gorgonia.Value, error) {
+	if err := checkArity(op, len(inputs)); err != nil {
+		return nil, err
+	}
+	N, _, OC := op.dims(inputs[0].Shape(), inputs[1].Shape())
+	out := op.out.get(inputs[0].Dtype(), N, OC)
+	switch out.Dtype() {
+	case tensor.Float32:
+		linearDo[float32](op, floats[float32](out), inputs)
+	case tensor.Float64:
+		linearDo[float64](op, floats[float64](out), inputs)
+	default:
+		return nil, fmt.Errorf("Linear: unsupported dtype %v", out.Dtype())
+	}
+	return out, nil
+}
+
+func linearDo[F Float](op *linearOp, out []F, inputs []gorgonia.Value) {
+	N, C, OC := op.dims(inputs[0].Shape(), inputs[1].Shape())
+	x, w := floats[F](inputs[0]), floats[F](inputs[1])
+	bv, rv := op.split(inputs)
+	var b, res []F
+	if bv != nil {
+		b = floats[F](bv)
+	}
+	if rv != nil {
+		res = floats[F](rv)
+	}
+	if !op.opts.GELU {
+		matmulForward(out, x, w, b, res, N, C, OC, op.opts.WeightT)
+		return
+	}
+	pre, sig := scratchOf[F](&op.pre, N*OC), scratchOf[F](&op.sig, N*OC)
+	matmulForward(pre, x, w, b, nil, N, C, OC, op.opts.WeightT)
+	geluForward(out, sig, pre)
+}
+
+func (op *linearOp) DiffWRT(n int) []bool {
+	r := make([]bool, n)
+	for i := range r {
+		r[i] = true
+	}
+	return r
+}
+
+// SymDiff returns dx, dw[, db][, dres]: one diff node computes dx (its value)
+// and dw, db (read out by gradPart nodes); dres is the incoming gradient
+// itself, so the residual adds no node.
+func (op *linearOp) SymDiff(inputs gorgonia.Nodes, output, grad *gorgonia.Node) (gorgonia.Nodes, error) {
+	if err := checkArity(op, len(inputs)); err != nil {
+		return nil, err
+	}
+	diff := &linearDiffOp{opBase: newOpBase("LinearDiff"), fwd: op}
+	dx, err := gorgonia.ApplyOp(diff, inputs[0], inputs[1], grad)
+	if err != nil {
+		return nil, err
+	}
+	dw, err := newGradPart(dx, "LinearDiff.dw", &diff.dw, inputs[1].Shape()...)
+	if err != nil {
+		return nil, err
+	}
+	ret := gorgonia.Nodes{dx, dw}
+	if op.hasBias {
+		db, err := newGradPart(dx, "LinearDiff.db", &diff.db, inputs[2].Shape()...)
+		if err != nil {
+			return nil, err
+		}
+		ret = append(ret, db)
+	}
+	if op.hasRes {
+		ret = append(ret, grad)
+	}
+	return ret, nil
+}
+
+// linearDiffOp: (x [N,C], w, dy [N,OC]) -> dx [N,C]; also fills dw, db.
+type linearDiffOp struct {
+	opBase
+	fwd        *linearOp
+	dx, dw, db dense
+	dpre       scratch // GELU only: [N,OC] gradient of the pre-activation
+}
+
+func (op *linearDiffOp) Arity() int    { return 3 }
+func (op *linearDiffOp) Type() hm.Type { return fnType(2, 2, 2, 2) }
+func (op *linearDiffOp) InferShape(in ...gorgonia.DimSizer) (tensor.Shape, error) {
+	return in[0].(tensor.Shape).Clone(), nil
+}
+
+func (op *linearDiffOp) Do(inputs ...gorgonia.Value) (gorgonia.Value, error) {
+	if err := checkArity(op, len(inputs)); err != nil {
+		return nil, err
+	}
+	xs, ws := inputs[0].Shape(), inputs[1].Shape()
+	N, C, OC := op.fwd.dims(xs, ws)
+	dt := inputs[0].Dtype()
+	dx, dw := op.dx.get(dt, N, C), op.dw.get(dt, ws...)
+	var db *tensor.Dense
+	if op.fwd.hasBias {
+		db = op.db.get(dt, OC)
+	}
+	switch dt {
+	case tensor.Float32:
+		linearDiffDo[float32](op, dx, dw, db, inputs, N, C, OC)
+	case tensor.Float64:
+		linearDiffDo[float64](op, dx, dw, db, inputs, N, C, OC)
+	default:
+		return nil, fmt.Errorf("LinearDiff: unsupported dtype %v", dt)
+	}
+	return dx, nil
+}
+
+func linearDiffDo[F Float](op *linearDiffOp, dx, dw, db *tensor.Dense, inputs []gorgonia.Value, N, C, OC int) {
+	x, w, dy := floats[F](inputs[0]), floats[F](inputs[1]), floats[F](inputs[2])
+	if op.fwd.opts.GELU {
+		dpre := scratchOf[F](&op.dpre, N*OC)
+		geluBackward(dpre, scratchOf[F](&op.fwd.pre, N*OC), scratchOf[F](&op.fwd.sig, N*OC), dy)
+		dy = dpre
+	}
+	var dbs []F
+	if db != nil {
+		dbs = floats[F](db)
+	}
+	matmulBackward(floats[F](dx), floats[F](dw), dbs, dy, x, w, N, C, OC, op.fwd.opts.WeightT)
+}
+
+var (
+	_ gorgonia.Op   = &linearOp{}
+	_ gorgonia.SDOp = &linearOp{}
+	_ gorgonia.Op   = &linearDiffOp{}
+)
+
+// matmulForward: out [N,OC] = inp [N,C] @ weight + bias [OC] + res [N,OC],
+// weight [C,OC], or [OC,C] used transposed when wT. bias, res may be nil.
+func matmulForward[F Float](out, inp, weight, bias, res []F, N, C, OC int, wT bool) {
+	beta := F(0)
+	if bias != nil || res != nil {
+		beta = 1
+		parallelFor(N, func(_, lo, hi int) {
+			for n := lo; n < hi; n++ {
+				o := out[n*OC : (n+1)*OC]
+				switch {
+				case res != nil && bias != nil:
+					r := res[n*OC : (n+1)*OC]
+					for i := range o {
+						o[i] = r[i] + bias[i]
+					}
+				case res != nil:
+					copy(o, res[n*OC:(n+1)*OC])
+				default:
+					copy(o, bias)
+				}
+			}
+		})
+	}
+	gemm(false, wT, N, OC, C, 1, inp, weight, beta, out)
+}
+
+// matmulBackward writes (=, not +=) dinp [N,C], dweight (weight's layout)
+// and dbias [OC] (nil: no bias) from dout [N,OC]:
+//
+//	dinp = dout @ weight^T,  dweight = inp^T @ dout,  dbias = sum_n dout
+//
+// dbias sums each column over rows in a fixed order (four rows at a time);
+// columns run in parallel.
+func matmulBackward[F Float](dinp, dweight, dbias, dout, inp, weight []F, N, C, OC int, wT bool) {
+	if wT {
+		gemm(false, false, N, C, OC, 1, dout, weight, 0, dinp) // [N,OC] @ [OC,C]
+		gemm(true, false, OC, C, N, 1, dout, inp, 0, dweight)  // [OC,N] @ [N,C]
+	} else {
+		gemm(false, true, N, C, OC, 1, dout, weight, 0, dinp) // [N,OC] @ [C,OC]^T
+		gemm(true, false, C, OC, N, 1, inp, dout, 0, dweight) // [C,N] @ [N,OC]
+	}
+	if dbias == nil {
+		return
+	}
+	parallelFor(OC, func(_, lo, hi int) {
+		db := dbias[lo:hi]
+		clear(db)
+		n := 0
+		for ; n+4 <= N; n += 4 { // four rows per pass: a quarter of the stores
+			r0, r1 := dout[n*OC+lo:n*OC+hi], dout[(n+1)*OC+lo:(n+1)*OC+hi]
+			r2, r3 := dout[(n+2)*OC+lo:(n+2)*OC+hi], dout[(n+3)*OC+lo:(n+3)*OC+hi]
+			for i := range db {
+				db[i] += (r0[i] + r1[i]) + (r2[i] + r3[i])
+			}
+		}
+		for ; n < N; n++ {
+			for i, v := range dout[n*OC+lo : n*OC+hi] {
+				db[i] += v
+			}
+		}
+	})
+}
+
+// GELU, tanh form ("gelu_new"), with u = sqrt(2/pi) * (x + 0.044715 x^3):
+//
+//	gelu(x) = 0.5 x (1 + tanh u) = x * sigmoid(2u)
+//
+// computed as x*s with s = 1/(1 + e^(-2u)), one exponential and no
+// cancellation near 0. With tanh u = 2s - 1 and 1 - tanh^2 u = 4 s (1-s):
+//
+//	gelu'(x) = s + 2 x s (1-s) u'(x),  u'(x) = sqrt(2/pi) (1 + 3*0.044715 x^2)
+const (
+	geluK = 0.7978845608028654 // sqrt(2/pi)
+	geluA = 0.044715
+)
+
+// geluForward: out, sig, inp [n]; sig caches s for the backward pass.
+func geluForward[F Float](out, sig, inp []F) {
+	parallelFor(len(inp), func(_, lo, hi int) {
+		switch o := any(out[lo:hi]).(type) {
+		case []float32:
+			s, x := any(sig[lo:hi]).([]float32), any(inp[lo:hi]).([]float32)
+			n := len(x) &^ 3
+			for i := 0; i < n; i += 4 {
+				v0, v1, v2, v3 := x[i], x[i+1], x[i+2], x[i+3]
+				e0, e1, e2, e3 := exp32x4(-2*geluK*(v0+geluA*v0*v0*v0), -2*geluK*(v1+geluA*v1*v1*v1),
+					-2*geluK*(v2+geluA*v2*v2*v2), -2*geluK*(v3+geluA*v3*v3*v3))
+				s0, s1, s2, s3 := 1/(1+e0), 1/(1+e1), 1/(1+e2), 1/(1+e3)
+				s[i], s[i+1], s[i+2], s[i+3] = s0, s1, s2, s3
+				o[i], o[i+1], o[i+2], o[i+3] = v0*s0, v1*s1, v2*s2, v3*s3
+			}
+			for i := n; i < len(x); i++ { // the same arithmetic as the body, so every position rounds alike
+				v := x[i]
+				e, _, _, _ := exp32x4(-2*geluK*(v+geluA*v*v*v), 0, 0, 0)
+				si := 1 / (1 + e)
+				s[i] = si
+				o[i] = v * si
+			}
+		case []float64:
+			s, x := any(sig[lo:hi]).([]float64), any(inp[lo:hi]).([]float64)
+			for i, v := range x {
+				u := geluK * (v + geluA*v*v*v)
+				si := 1 / (1 + math.Exp(-2*u))
+				s[i] = si
+				o[i] = v * si
+			}
+		}
+	})
+}
+
+// geluBackward writes dinp = dout * gelu'(inp) given sig from the forward.
+func geluBackward[F Float](dinp, inp, sig, dout []F) {
+	parallelFor(len(inp), func(_, lo, hi int) {
+		for i := lo; i < hi; i++ {
+			x, s := inp[i], sig[i]
+			du := geluK * (1 + 3*geluA*x*x)
+			dinp[i] = dout[i] * (s + 2*x*s*(1-s)*du)
+		}
+	})
+}

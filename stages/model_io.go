@@ -1,0 +1,59 @@
+package stages
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+
+	"pipeline/atomicfile"
+	"pipeline/graphs"
+	"pipeline/sample"
+	"pipeline/tokenizer"
+)
+
+// tokenizerFiles are copied beside every model checkpoint, so a checkpoint directory is complete on its own
+// (Hugging Face's AutoTokenizer and our generate read them from there).
+var tokenizerFiles = []string{"tokenizer.json", "vocab.json", "merges.txt"}
+
+func copyTokenizer(src, dst string) error {
+	for _, name := range tokenizerFiles {
+		b, err := os.ReadFile(filepath.Join(src, name))
+		if err != nil {
+			return err
+		}
+		if err := atomicfile.WriteFile(filepath.Join(dst, name), b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// tokenByteLengths is the number of text bytes each token id decodes to (for bits per byte).
+func tokenByteLengths(tok *tokenizer.Tokenizer) []int {
+	out := make([]int, tok.VocabSize())
+	for id := range out {
+		out[id] = len(tok.Decode([]int{id}))
+	}
+	return out
+}
+
+// sampleGreedy continues prompt with up to n greedy tokens through the KV-cache decoder, stopping at
+// end-of-text.
+func sampleGreedy(ctx context.Context, cfg *graphs.Config, params *graphs.Params, tok *tokenizer.Tokenizer, prompt string, n int) (string, error) {
+	dec, err := graphs.NewDecoder(cfg, params)
+	if err != nil {
+		return "", err
+	}
+	greedy, err := sample.New(0, sample.Options{})
+	if err != nil {
+		return "", err
+	}
+	eot, _ := tok.SpecialID("<|endoftext|>")
+	ids := tok.EncodeSpecial(prompt)
+	n = min(n, cfg.NPositions-len(ids))
+	gen, err := graphs.Generate(ctx, dec, ids, graphs.GenerateOptions{MaxNew: n, Sampler: greedy, StopIDs: []int{eot}, Decode: tok.Decode})
+	if err != nil {
+		return "", err
+	}
+	return string(gen.Text), nil
+}

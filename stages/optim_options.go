@@ -1,0 +1,78 @@
+package stages
+
+import (
+	"fmt"
+
+	"pipeline/graphs"
+	"pipeline/optim"
+)
+
+// optimOptions are the optimisation keys every training stage shares (inlined into its options).
+type optimOptions struct {
+	BatchSize   int     `yaml:"batch_size" doc:"sequences per micro-batch"`
+	GradAccum   int     `yaml:"grad_accum" doc:"micro-batches per optimiser step; the loss is normalised by the step's total target tokens"`
+	MaxSteps    int     `yaml:"max_steps" doc:"optimiser steps"`
+	LR          float64 `yaml:"lr" doc:"peak learning rate, reached at the end of warmup"`
+	MinLRRatio  float64 `yaml:"min_lr_ratio" doc:"the cosine decay's floor as a fraction of lr"`
+	WarmupSteps int     `yaml:"warmup_steps" doc:"steps of linear warmup"`
+	WeightDecay float64 `yaml:"weight_decay" doc:"AdamW's decoupled weight decay, on matrices only (not biases, LayerNorm or embeddings)"`
+	Beta1       float64 `yaml:"beta1" doc:"AdamW's first-moment decay"`
+	Beta2       float64 `yaml:"beta2" doc:"AdamW's second-moment decay"`
+	GradClip    float64 `yaml:"grad_clip" doc:"clip the global gradient norm to this; 0 turns clipping off"`
+}
+
+// defaultOptim is nanoGPT's recipe for small models, with the given peak rate and length.
+func defaultOptim(lr float64, steps int) optimOptions {
+	return optimOptions{BatchSize: 16, GradAccum: 1, MaxSteps: steps, LR: lr, MinLRRatio: 0.1,
+		WarmupSteps: steps / 10, WeightDecay: 0.1, Beta1: 0.9, Beta2: 0.95, GradClip: 1.0}
+}
+
+func (o *optimOptions) validate(report func(key, msg string)) {
+	positive(report, "batch_size", o.BatchSize)
+	positive(report, "grad_accum", o.GradAccum)
+	positive(report, "max_steps", o.MaxSteps)
+	if err := o.schedule().Validate(); err != nil {
+		report("lr", err.Error())
+	}
+	if o.WarmupSteps > o.MaxSteps {
+		report("warmup_steps", fmt.Sprintf("%d warmup steps exceed max_steps %d", o.WarmupSteps, o.MaxSteps))
+	}
+	if !(o.MinLRRatio >= 0 && o.MinLRRatio <= 1) {
+		report("min_lr_ratio", fmt.Sprintf("must be in [0, 1], got %g", o.MinLRRatio))
+	}
+	if !(o.Beta1 >= 0 && o.Beta1 < 1) {
+		report("beta1", fmt.Sprintf("must be in [0, 1), got %g", o.Beta1))
+	}
+	if !(o.Beta2 >= 0 && o.Beta2 < 1) {
+		report("beta2", fmt.Sprintf("must be in [0, 1), got %g", o.Beta2))
+	}
+	if o.WeightDecay < 0 {
+		report("weight_decay", "must not be negative")
+	}
+	if o.GradClip < 0 {
+		report("grad_clip", "must not be negative")
+	}
+}
+
+func (o *optimOptions) schedule() optim.Schedule {
+	return optim.Schedule{PeakLR: o.LR, MinLR: o.LR * o.MinLRRatio, WarmupSteps: o.WarmupSteps, TotalSteps: o.MaxSteps}
+}
+
+func (o *optimOptions) adamW() optim.AdamWConfig {
+	return optim.AdamWConfig{Beta1: o.Beta1, Beta2: o.Beta2, Eps: 1e-8, WeightDecay: o.WeightDecay}
+}
+
+// paramSpecs describes the model's parameter slab to the optimiser.
+func paramSpecs(p *graphs.Params) []optim.Spec {
+	specs := make([]optim.Spec, len(p.Layout))
+	for i, info := range p.Layout {
+		specs[i] = optim.Spec{Name: info.Name, Shape: info.Shape, Offset: info.Offset, Size: info.Size}
+	}
+	return specs
+}
+
+func positive(report func(key, msg string), key string, v int) {
+	if v <= 0 {
+		report(key, fmt.Sprintf("must be positive, got %d", v))
+	}
+}
