@@ -15,7 +15,7 @@ runs=${1:-3}
 rounds=${2:-3}
 kjv=../shared/data/corpus/kjv.txt
 [ -f "$kjv" ] || { echo "bench-bpe: $kjv not found (../shared next to the repository)" >&2; exit 1; }
-[ -d scripts/js/node_modules ] || (cd scripts/js && npm ci --no-audit --no-fund >&2)
+[ -d scripts/js/node_modules ] || (cd scripts/js && npm install --no-audit --no-fund --no-save >&2)
 go test -c -o "${TMPDIR:-/tmp}/bench-bpe-tokenizer.test" ./tokenizer
 testbin=${TMPDIR:-/tmp}/bench-bpe-tokenizer.test
 trap 'rm -f "$testbin"' EXIT

@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 kjv=$(realpath ../shared/data/corpus/kjv.txt 2>/dev/null) || { echo "check-hf-tokenizer: ../shared/data/corpus/kjv.txt not found" >&2; exit 1; }
-[ -d scripts/js/node_modules ] || (cd scripts/js && npm ci --no-audit --no-fund >&2)
+[ -d scripts/js/node_modules ] || (cd scripts/js && npm install --no-audit --no-fund --no-save >&2)
 bin=${PIPELINE:-}
 if [ -z "$bin" ]; then
 	bin=bin/pipeline
