@@ -33,14 +33,26 @@ func TestMemoryFlat(t *testing.T) {
 	}
 }
 
-// TestStepAllocations bounds what one training step allocates: our ops own
-// their buffers, so what is left is Gorgonia's machine (its per-run
-// bookkeeping and the adds that sum gradients of values used twice).
+// TestStepAllocations: on the bench config one training step allocates less
+// than one activation tensor ([B*T, C] floats = 256 kB): our ops own their
+// buffers, so what is left is Gorgonia's per-run bookkeeping and goroutines.
 func TestStepAllocations(t *testing.T) {
-	s := newTrainBench(t, 64, 16, 32, 2, 4, 4, 8)
+	if testing.Short() {
+		t.Skip("bench-sized model")
+	}
+	s := newTrainBench(t, 512, 64, 128, 4, 4, 8, 4)
 	defer s.m.Close()
 	s.step(t, 0)
-	i := 0
-	allocs := testing.AllocsPerRun(20, func() { i++; s.step(t, i) })
-	t.Logf("%.0f allocations per step", allocs)
+	var before, after runtime.MemStats
+	const runs = 5
+	runtime.ReadMemStats(&before)
+	for i := 1; i <= runs; i++ {
+		s.step(t, i)
+	}
+	runtime.ReadMemStats(&after)
+	perStep := (after.TotalAlloc - before.TotalAlloc) / runs
+	t.Logf("%d B and %d allocations per step", perStep, (after.Mallocs-before.Mallocs)/runs)
+	if limit := uint64(8 * 64 * 128 * 4); perStep >= limit {
+		t.Errorf("a step allocates %d B, at least one [B*T, C] tensor (%d B)", perStep, limit)
+	}
 }

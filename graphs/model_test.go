@@ -18,8 +18,14 @@ import (
 const goldenDir = "../../shared/data/golden/gpt2-tiny"
 
 // goldenDirs hold checkpoints with the reference's outputs on them: the
-// shared tied 2-layer one, and a 4-layer untied one with 3 heads and
-// std 0.2 weights written by gpt2_ref.py init/forward/grad (testdata).
+// shared tied 2-layer one, and testdata/gpt2-untied (4 layers, 3 heads,
+// untied head, std 0.2 weights), written from the repository root by
+//
+//	R=../shared/reference/gpt2_ref.py D=graphs/testdata/gpt2-untied
+//	IDS="1,7,49,3,3,20,11,0,42;5,5,9,33,18,2,27,40,6;48,1,2,3,4,44,45,46,47"
+//	$R init $D --vocab 50 --ctx 12 --d 24 --layers 4 --heads 3 --seed 5 --untied --std 0.2
+//	$R forward $D --ids "$IDS" > $D/forward.json
+//	$R grad $D --ids "$IDS" --out $D/grads.safetensors    # ids.json: {"ids": "$IDS"}
 var goldenDirs = []string{goldenDir, "testdata/gpt2-untied"}
 
 // golden reads the reference's ids and forward outputs.
@@ -343,4 +349,38 @@ func TestLargeMatchesFloat64(t *testing.T) {
 			t.Errorf("%s: max diff %.3g is %.3g of the float64 gradient's norm", info.Name, maxDiff, rel)
 		}
 	}
+}
+
+// TestGraphOps: the training graph holds only our ops, the constant 1 that
+// seeds the gradient and Gorgonia's elementwise add (summing the gradients of
+// values used twice), so none of Gorgonia's known-wrong ops (InverseSqrt,
+// SoftMax, Reshape, ...) can touch the numbers.
+func TestGraphOps(t *testing.T) {
+	cfg := NewConfig(64, 16, 32, 2, 4)
+	m, err := NewModel(cfg, NewParams(cfg), 2, 16, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	counts := map[string]int{}
+	for _, n := range m.g.AllNodes() {
+		switch op := n.Op().(type) {
+		case nil:
+			counts["input"]++
+		case *embeddingOp, *embeddingDiffOp, *layerNormOp, *layerNormDiffOp, *linearOp, *linearDiffOp,
+			*attentionOp, *attentionDiffOp, *crossEntropyOp, *crossEntropyDiffOp, *gradPartOp:
+			counts["ours"]++
+		default:
+			if s := op.String(); s != "+ false" && s != "const 1" {
+				t.Errorf("node %v runs Gorgonia's op %q", n, s)
+			}
+			counts[op.String()]++
+		}
+	}
+	// 2 layers: the residual stream is used twice per block (2 adds per
+	// layer) and the tied wte twice (1 add).
+	if counts["+ false"] != 2*cfg.NLayer+1 {
+		t.Errorf("%d gradient adds, want %d", counts["+ false"], 2*cfg.NLayer+1)
+	}
+	t.Logf("%v", counts)
 }

@@ -44,7 +44,8 @@ while (($# > 0)); do
 			-gpt.vocab "$V" -gpt.ctx "$T" -gpt.d "$D" -gpt.layers "$L" -gpt.heads "$H" -gpt.batch "$B" |
 			awk '/^BenchmarkTrainStep/ { for (i = 1; i < NF; i++) if ($(i + 1) == "tokens/s") print $i }')
 		[[ -n $g ]] || { echo "bench-train: the Go benchmark printed no tokens/s" >&2; exit 1; }
-		echo "round $r: pytorch $t tokens/s, go $g tokens/s"
+		read -r load _ </proc/loadavg
+		echo "round $r: pytorch $t tokens/s, go $g tokens/s (load average $load)"
 		torchs+=("$t") gos+=("$g")
 	done
 	t=$(best "${torchs[@]}") g=$(best "${gos[@]}")
