@@ -64,10 +64,20 @@ func NewModel(cfg *Config, p *Params, B, T int, train bool) (*Model, error) {
 	return m, nil
 }
 
-// gptForward wires the decoder: embeddings, cfg.NLayer blocks, the final
-// LayerNorm and the LM head. w returns the node of a parameter by its GPT-2
-// name. Returns logits [B*T, V].
+// gptForward wires the decoder: gptHidden, then the LM head. w returns the
+// node of a parameter by its GPT-2 name. Returns logits [B*T, V].
 func gptForward(cfg *Config, w func(string) *gorgonia.Node, ids []int, B, T int) (*gorgonia.Node, error) {
+	x, err := gptHidden(cfg, w, ids, B, T) // [B*T, C]
+	if err != nil {
+		return nil, err
+	}
+	return lmHead(cfg, w, x)
+}
+
+// gptHidden is the decoder without its head: embeddings, cfg.NLayer blocks
+// and the final LayerNorm. Returns the last hidden states [B*T, C], which the
+// LM head, a reward head or a value head read.
+func gptHidden(cfg *Config, w func(string) *gorgonia.Node, ids []int, B, T int) (*gorgonia.Node, error) {
 	x, err := Embedding(w("wte.weight"), w("wpe.weight"), ids, B, T) // [B*T, C]
 	if err != nil {
 		return nil, err
@@ -77,9 +87,12 @@ func gptForward(cfg *Config, w func(string) *gorgonia.Node, ids []int, B, T int)
 			return nil, err
 		}
 	}
-	if x, err = LayerNorm(x, w("ln_f.weight"), w("ln_f.bias"), cfg.LayerNormEpsilon); err != nil {
-		return nil, err
-	}
+	return LayerNorm(x, w("ln_f.weight"), w("ln_f.bias"), cfg.LayerNormEpsilon) // [B*T, C]
+}
+
+// lmHead maps hidden states [B*T, C] to logits [B*T, V] through the token
+// embedding (tied) or lm_head.weight (untied).
+func lmHead(cfg *Config, w func(string) *gorgonia.Node, x *gorgonia.Node) (*gorgonia.Node, error) {
 	head := w("wte.weight")
 	if !cfg.TieWordEmbeddings {
 		head = w("lm_head.weight")
