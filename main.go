@@ -41,7 +41,7 @@ func main() {
 			tasksCommand(),
 		},
 	}
-	os.Exit(exitCode(app.RunContext(ctx, os.Args)))
+	os.Exit(exitCode(app.RunContext(ctx, flagsFirst(app, os.Args))))
 }
 
 // exitCode is the one place errors become exit codes: 0 success, 1 failure, 2 a bad config or usage,
