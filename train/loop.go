@@ -79,6 +79,8 @@ func (l *Loop) Run(ctx context.Context) error {
 			return err
 		}
 		l.logf("resumed from the checkpoint of step %d", st.Step)
+	} else if err := l.Metrics.TruncateAfter(0); err != nil { // a run killed before its first checkpoint
+		return err
 	}
 	lastSaved := st.Step
 	save := func() error {

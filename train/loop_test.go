@@ -7,6 +7,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -156,4 +157,19 @@ func equalInts(a, b []int) bool {
 		}
 	}
 	return true
+}
+
+// A run killed before its first checkpoint left metrics of steps that will be run again: they go.
+func TestRestartWithoutCheckpointDropsStaleMetrics(t *testing.T) {
+	dir := t.TempDir()
+	l := newToyLoop(t, dir, 2, nil)
+	l.EvalEvery, l.CheckpointEvery = 0, 0
+	l.Metrics.Log(map[string]any{"step": 1, "loss": 99.0})
+	if err := l.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, "metrics.jsonl"))
+	if strings.Count(string(b), `"step":1,`) != 1 || strings.Contains(string(b), "99") {
+		t.Fatalf("metrics:\n%s", b)
+	}
 }
