@@ -1,0 +1,585 @@
+package stages
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+
+	"pipeline/atomicfile"
+	"pipeline/graphs"
+	"pipeline/losses"
+	"pipeline/optim"
+	"pipeline/pipeline"
+	"pipeline/plots"
+	"pipeline/safetensors"
+	"pipeline/textdata"
+	"pipeline/tokenizer"
+	"pipeline/train"
+)
+
+// dpo trains the policy directly on preference pairs (x, y_w, y_l) against a frozen reference π_ref,
+// Direct Preference Optimization (Rafailov et al. 2023), with TRL's loss types:
+//
+//	h = (log π(y_w|x) - log π_ref(y_w|x)) - (log π(y_l|x) - log π_ref(y_l|x))
+//	sigmoid  L = -E[(1-ε) log σ(βh) + ε log σ(-βh)]
+//	ipo      L = E[(h - 1/(2β))²], the log-probabilities averaged over each completion's tokens
+//	hinge    L = E[max(0, 1 - βh)]
+//
+// where log π(y|x) sums over the completion's tokens only (the prompt is context, never scored) and
+// β log(π/π_ref) is the implicit reward. The reference's log-probabilities are computed once, before
+// the first step, and stored; the policy's are differentiated through the model (see seqlogp.go). At
+// the first step π = π_ref, so h = 0 and the sigmoid loss is ln 2 whatever β, with a gradient of
+// -β/(2N) on each chosen log-probability and +β/(2N) on each rejected one (N pairs a step): never zero.
+type dpoKind struct{}
+
+type dpoOptions struct {
+	Init           string   `yaml:"init" ref:"pretrain|sft" required:"true" doc:"the checkpoint the policy starts from"`
+	Reference      string   `yaml:"reference" ref:"pretrain|sft" doc:"the frozen reference model; empty means init's checkpoint"`
+	Data           string   `yaml:"data" ref:"tasks" doc:"tasks stage whose prefs_train.jsonl is trained on and prefs_eval.jsonl held out; or set data_files and eval_files"`
+	DataFiles      []string `yaml:"data_files" file:"true" doc:"preference JSONL files {prompt, chosen, rejected} to train on (globs, relative to the config file)"`
+	EvalFiles      []string `yaml:"eval_files" file:"true" doc:"held-out preference JSONL files, with data_files"`
+	Beta           float64  `yaml:"beta" doc:"β: the implicit reward is β log(π/π_ref); larger keeps the policy closer to the reference"`
+	LossType       string   `yaml:"loss_type" doc:"sigmoid (DPO), ipo (log-probabilities averaged per completion token) or hinge"`
+	LabelSmoothing float64  `yaml:"label_smoothing" doc:"ε in [0, 0.5): the assumed rate of flipped preferences (conservative DPO); sigmoid only"`
+	SeqLen         int      `yaml:"seq_len" doc:"tokens per side (prompt + completion; longer sides lose their end); 0 means the init model's n_positions"`
+	optimOptions   `yaml:",inline"`
+	EvalEvery      int `yaml:"eval_every" doc:"score the held-out pairs every N steps (and at the end)"`
+	Checkpoint     int `yaml:"checkpoint_every" doc:"write a resumable checkpoint every N steps"`
+	KeepLast       int `yaml:"keep_last" doc:"checkpoints kept besides the best"`
+}
+
+func (dpoKind) Name() string { return "dpo" }
+func (dpoKind) Doc() string {
+	return "align the policy on preference pairs against a frozen reference: min -log σ(β((log π_w - log ref_w) - (log π_l - log ref_l))); batch_size counts pairs"
+}
+
+// IgnoresModel: the policy and the reference come from checkpoints, whose fingerprints cover the model
+// block.
+func (dpoKind) IgnoresModel() {}
+
+// Defaults: TRL's β = 0.1 and sigmoid loss; a peak rate 30x below pretraining's, since DPO only
+// reweights what the model already says, and no weight decay, which would pull the policy towards
+// zero rather than towards the reference.
+func (dpoKind) Defaults() any {
+	opt := defaultOptim(1e-4, 200)
+	opt.BatchSize, opt.WeightDecay = 8, 0
+	return &dpoOptions{Beta: 0.1, LossType: string(losses.DPOSigmoid), optimOptions: opt, EvalEvery: 50, Checkpoint: 50, KeepLast: 2}
+}
+
+func (dpoKind) Validate(opts any, run *pipeline.Config, report func(key, msg string)) {
+	o := opts.(*dpoOptions)
+	// losses.DPOConfig holds the rules; each key is checked with the others set to valid values.
+	if err := (losses.DPOConfig{Beta: o.Beta, LossType: losses.DPOSigmoid}).Validate(); err != nil {
+		report("beta", err.Error())
+	}
+	if err := (losses.DPOConfig{Beta: 1, LossType: losses.DPOLossType(o.LossType)}).Validate(); err != nil {
+		report("loss_type", err.Error())
+	} else if err := (losses.DPOConfig{Beta: 1, LossType: losses.DPOLossType(o.LossType), LabelSmoothing: o.LabelSmoothing}).Validate(); err != nil {
+		report("label_smoothing", err.Error())
+	}
+	switch {
+	case o.Data != "" && len(o.DataFiles)+len(o.EvalFiles) > 0:
+		report("data", "set either data (a tasks stage) or data_files and eval_files, not both")
+	case o.Data == "" && len(o.DataFiles) == 0:
+		report("data", "name a tasks stage, or set data_files and eval_files")
+	case o.Data == "" && len(o.EvalFiles) == 0:
+		report("eval_files", "data_files needs held-out pairs in eval_files")
+	}
+	// The init checkpoint has the model block's context (pretrain, or a fine-tuning of it).
+	if o.SeqLen < 0 || o.SeqLen > run.Model.NPositions {
+		report("seq_len", fmt.Sprintf("must be in [0, model.n_positions = %d], got %d", run.Model.NPositions, o.SeqLen))
+	}
+	o.optimOptions.validate(report)
+	positive(report, "eval_every", o.EvalEvery)
+	positive(report, "checkpoint_every", o.Checkpoint)
+	positive(report, "keep_last", o.KeepLast)
+}
+
+func (o *dpoOptions) loss() losses.DPOConfig {
+	return losses.DPOConfig{Beta: o.Beta, LossType: losses.DPOLossType(o.LossType), LabelSmoothing: o.LabelSmoothing}
+}
+
+func (dpoKind) Run(ctx context.Context, env *pipeline.Env, opts any) error {
+	o := opts.(*dpoOptions)
+
+	// 1. The policy (architecture from its checkpoint), its tokenizer, and the reference's checkpoint.
+	initDir, err := env.Input(o.Init)
+	if err != nil {
+		return err
+	}
+	refDir := initDir
+	if o.Reference != "" {
+		if refDir, err = env.Input(o.Reference); err != nil {
+			return err
+		}
+	}
+	cfg, params, err := graphs.Load(initDir)
+	if err != nil {
+		return err
+	}
+	tok, err := tokenizer.Load(initDir)
+	if err != nil {
+		return err
+	}
+	if err := sameTokenizer(initDir, refDir); err != nil {
+		return err
+	}
+	pad, ok := tok.SpecialID("<|endoftext|>")
+	if !ok {
+		return fmt.Errorf("%s: the tokenizer has no <|endoftext|>, which ends every completion", initDir)
+	}
+	T := o.SeqLen
+	if T == 0 {
+		T = cfg.NPositions
+	}
+	if T > cfg.NPositions {
+		return fmt.Errorf("seq_len %d exceeds the init model's n_positions %d", T, cfg.NPositions)
+	}
+	B := o.BatchSize
+	env.Logf("policy from %s, reference %s; β %g, loss %s, label smoothing %g; %d pairs x %d micro-batches per step, %d tokens per side",
+		initDir, refDir, o.Beta, o.LossType, o.LabelSmoothing, B, o.GradAccum, T)
+
+	// 2. The preference pairs, each side cut to T tokens.
+	trainFiles, evalFiles, err := o.pairFiles(env)
+	if err != nil {
+		return err
+	}
+	trainPairs, err := loadPairFiles(env, trainFiles, tok, T)
+	if err != nil {
+		return err
+	}
+	evalPairs, err := loadPairFiles(env, evalFiles, tok, T)
+	if err != nil {
+		return err
+	}
+
+	// 3. The frozen reference's log-probabilities of every pair, computed once.
+	refTrain, refEval, err := referenceLogps(env.Path(refLogpsFile), refDir, B, T, pad, trainPairs, evalPairs)
+	if err != nil {
+		return err
+	}
+
+	// 4. The policy twice over one parameter store: forward only (log-probabilities) and with backward.
+	fwd, err := graphs.NewModel(cfg, params, 2*B, T, false)
+	if err != nil {
+		return err
+	}
+	defer fwd.Close()
+	net, err := graphs.NewModel(cfg, params, 2*B, T, true)
+	if err != nil {
+		return err
+	}
+	defer net.Close()
+	obj := &dpoObjective{cfg: o.loss(), forward: fwd, policy: net, pad: pad}
+
+	// 5. The held-out numbers of the policy before any step.
+	before, err := heldOutBefore(env, obj, evalPairs, refEval)
+	if err != nil {
+		return err
+	}
+
+	// 6. The loop: each step draws GradAccum micro-batches of B pairs, in seeded epochs.
+	order, err := textdata.NewEpochs(len(trainPairs), uint64(env.Config.Seed))
+	if err != nil {
+		return err
+	}
+	specs := paramSpecs(params)
+	opt, err := optim.NewAdamW(specs, o.adamW())
+	if err != nil {
+		return err
+	}
+	micro := make([][]int, o.GradAccum)
+	for i := range micro {
+		micro[i] = make([]int, B)
+	}
+	accum := make([]float32, len(params.Grad))
+	loop := &train.Loop{
+		Dir: env.Dir, Specs: specs, Params: params.Data, Grads: accum, Opt: opt,
+		Schedule: o.schedule(), MaxSteps: o.MaxSteps, GradClip: o.GradClip,
+		EvalEvery: o.EvalEvery, CheckpointEvery: o.Checkpoint, KeepLast: o.KeepLast,
+		Data: order, Metrics: env.Metrics, Progress: env.Progress(o.MaxSteps, "dpo"), Logf: env.Logf,
+	}
+	loop.Step = func(ctx context.Context, step int) (train.Result, error) {
+		if testHookDPOStep != nil {
+			testHookDPOStep(step)
+		}
+		for _, idx := range micro {
+			for j := range idx {
+				idx[j] = order.Next()
+			}
+		}
+		return obj.step(trainPairs, refTrain, micro, accum)
+	}
+	loop.Eval = func(ctx context.Context) (map[string]float64, error) {
+		return obj.heldOut(evalPairs, refEval)
+	}
+	if err := loop.Run(ctx); err != nil {
+		return err
+	}
+
+	// 7. The result: a Hugging Face checkpoint with its tokenizer, curves, and held-out before and after.
+	if err := graphs.Save(env.Dir, cfg, params); err != nil {
+		return err
+	}
+	if err := copyTokenizer(initDir, env.Dir); err != nil {
+		return err
+	}
+	title := "dpo: " + env.Config.Run
+	if err := plots.Curves(env.Path("metrics.jsonl"), env.Path("loss.png"), title, "DPO loss", "loss", "val_loss"); err != nil {
+		return err
+	}
+	if err := plots.Curves(env.Path("metrics.jsonl"), env.Path("rewards.png"), title, "implicit reward β log(π/π_ref)",
+		"rewards/chosen", "rewards/rejected", "val_rewards/margins"); err != nil {
+		return err
+	}
+	after, err := obj.heldOut(evalPairs, refEval)
+	if err != nil {
+		return err
+	}
+	env.SetSummary("before", before)
+	env.SetSummary("after", after)
+	env.Logf("held-out, %d pairs, before -> after DPO: loss %.4f -> %.4f, implicit-reward accuracy %.3f -> %.3f, "+
+		"choice accuracy %.3f -> %.3f, exact match %.3f -> %.3f", len(evalPairs), before["val_loss"], after["val_loss"],
+		before["val_rewards/accuracies"], after["val_rewards/accuracies"], before["val_choice_accuracy"],
+		after["val_choice_accuracy"], before["val_exact_match"], after["val_exact_match"])
+	return nil
+}
+
+// dpoObjective is the DPO loss of a policy held as two models over one parameter store.
+type dpoObjective struct {
+	cfg     losses.DPOConfig
+	forward *graphs.Model // 2B rows, no backward pass: log-probabilities
+	policy  *graphs.Model // 2B rows, with backward pass: gradients
+	pad     int
+}
+
+// scale is what a side's summed log-probability is multiplied by before the loss reads it: TRL's ipo
+// averages over the completion's tokens, sigmoid and hinge take the sum. A side with no completion token
+// left after truncation scores 0.
+func (d *dpoObjective) scale(s textdata.Sequence) float64 {
+	if n := s.Targets(); d.cfg.LossType == losses.DPOIPO && n > 0 {
+		return 1 / float64(n)
+	}
+	return 1
+}
+
+// step computes the DPO loss of one optimiser step over the micro-batches of pair indices micro, the
+// mean over all their pairs, and adds its gradient into grads. Every micro-batch is run forward first,
+// so that the loss and its gradient dL/d log π of each side are known before any backward pass.
+func (d *dpoObjective) step(pairs []textdata.Pair, ref pairLogps, micro [][]int, grads []float32) (train.Result, error) {
+	n := len(micro) * len(micro[0])
+	var pol, rf pairLogps
+	batches := make([]textdata.Batch, len(micro))
+	for i, idx := range micro {
+		sel := make([]textdata.Pair, len(idx))
+		for j, p := range idx {
+			sel[j] = pairs[p]
+		}
+		b, err := textdata.PairBatch(sel, d.forward.T, d.pad)
+		if err != nil {
+			return train.Result{}, err
+		}
+		sums, _, err := completionLogps(d.forward, b)
+		if err != nil {
+			return train.Result{}, err
+		}
+		for j, p := range idx {
+			cw, cl := d.scale(pairs[p].Chosen), d.scale(pairs[p].Rejected)
+			pol.Chosen = append(pol.Chosen, sums[j]*cw)
+			pol.Rejected = append(pol.Rejected, sums[len(idx)+j]*cl)
+			rf.Chosen = append(rf.Chosen, ref.Chosen[p]*cw)
+			rf.Rejected = append(rf.Rejected, ref.Rejected[p]*cl)
+		}
+		batches[i] = b
+	}
+	dw, dl := make([]float64, n), make([]float64, n)
+	m, err := losses.DPO(d.cfg, pol.Chosen, pol.Rejected, rf.Chosen, rf.Rejected, dw, dl)
+	if err != nil {
+		return train.Result{}, err
+	}
+	k := 0
+	for i, idx := range micro {
+		dSums := make([]float64, 2*len(idx)) // chosen rows, then rejected rows, as PairBatch lays them out
+		for j, p := range idx {
+			dSums[j] = dw[k] * d.scale(pairs[p].Chosen)
+			dSums[len(idx)+j] = dl[k] * d.scale(pairs[p].Rejected)
+			k++
+		}
+		if err := backwardCompletionLogps(d.policy, batches[i], dSums); err != nil {
+			return train.Result{}, err
+		}
+		for j, g := range d.policy.Params.Grad {
+			grads[j] += g
+		}
+	}
+	return train.Result{Loss: m.Loss, Tokens: 2 * n * d.forward.T, Metrics: dpoMetrics(m, "")}, nil
+}
+
+// heldOut scores the policy on every held-out pair: the mean DPO loss (val_loss, which picks the best
+// checkpoint), TRL's implicit-reward metrics, and two numbers that need no reference:
+//
+//	val_choice_accuracy  the share of pairs whose chosen side the policy gives the higher log-probability
+//	                     (as the loss reads it): lm-eval's multiple-choice acc over {chosen, rejected}
+//	val_exact_match      the share of prompts from which greedy decoding writes exactly the chosen
+//	                     completion and its <|endoftext|> (every completion token is the argmax)
+//
+// At π = π_ref every implicit reward is 0, so val_rewards/accuracies, which counts chosen > rejected
+// strictly, is 0 before the first step.
+func (d *dpoObjective) heldOut(pairs []textdata.Pair, ref pairLogps) (map[string]float64, error) {
+	s, err := scorePairs(d.forward, pairs, d.pad)
+	if err != nil {
+		return nil, err
+	}
+	var pol, rf pairLogps
+	choice, exact := 0, 0
+	for i, p := range pairs {
+		cw, cl := d.scale(p.Chosen), d.scale(p.Rejected)
+		pol.Chosen, pol.Rejected = append(pol.Chosen, s.Chosen[i]*cw), append(pol.Rejected, s.Rejected[i]*cl)
+		rf.Chosen, rf.Rejected = append(rf.Chosen, ref.Chosen[i]*cw), append(rf.Rejected, ref.Rejected[i]*cl)
+		if pol.Chosen[i] > pol.Rejected[i] {
+			choice++
+		}
+		if s.ChosenGreedy[i] {
+			exact++
+		}
+	}
+	m, err := losses.DPO(d.cfg, pol.Chosen, pol.Rejected, rf.Chosen, rf.Rejected, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	out := dpoMetrics(m, "val_")
+	out["val_loss"] = m.Loss
+	out["val_choice_accuracy"] = float64(choice) / float64(len(pairs))
+	out["val_exact_match"] = float64(exact) / float64(len(pairs))
+	return out, nil
+}
+
+// dpoMetrics names the batch means under TRL's keys (the loss is logged as "loss" by the loop).
+func dpoMetrics(m losses.DPOMetrics, prefix string) map[string]float64 {
+	return map[string]float64{
+		prefix + "rewards/chosen": m.RewardsChosen, prefix + "rewards/rejected": m.RewardsRejected,
+		prefix + "rewards/margins": m.RewardsMargins, prefix + "rewards/accuracies": m.RewardsAccuracy,
+		prefix + "logps/chosen": m.LogpsChosen, prefix + "logps/rejected": m.LogpsRejected,
+	}
+}
+
+// pairLogps holds a model's summed completion log-probability of each side of each pair.
+type pairLogps struct{ Chosen, Rejected []float64 }
+
+// pairScores is pairLogps with, per pair, whether greedy decoding writes the chosen completion.
+type pairScores struct {
+	pairLogps
+	ChosenGreedy []bool
+}
+
+// scorePairs runs net (2B rows) forward over pairs in order, B at a time. The last batch is filled up
+// with repeats of the last pair, whose scores are dropped.
+func scorePairs(net *graphs.Model, pairs []textdata.Pair, pad int) (pairScores, error) {
+	B := net.B / 2
+	s := pairScores{pairLogps{make([]float64, len(pairs)), make([]float64, len(pairs))}, make([]bool, len(pairs))}
+	batch := make([]textdata.Pair, B)
+	for lo := 0; lo < len(pairs); lo += B {
+		for i := range batch {
+			batch[i] = pairs[min(lo+i, len(pairs)-1)]
+		}
+		b, err := textdata.PairBatch(batch, net.T, pad)
+		if err != nil {
+			return pairScores{}, err
+		}
+		sums, greedy, err := completionLogps(net, b)
+		if err != nil {
+			return pairScores{}, err
+		}
+		for i := 0; i < B && lo+i < len(pairs); i++ {
+			s.Chosen[lo+i], s.Rejected[lo+i], s.ChosenGreedy[lo+i] = sums[i], sums[B+i], greedy[i]
+		}
+	}
+	return s, nil
+}
+
+// refLogpsFile holds the reference's log-probabilities in the stage directory: F64 tensors
+// train.chosen, train.rejected, eval.chosen, eval.rejected, one element per pair.
+const refLogpsFile = "reference_logps.safetensors"
+
+// referenceLogps returns the frozen reference's completion log-probabilities of every training and
+// held-out pair. The first call loads the reference checkpoint into a store of its own, scores the pairs
+// B at a time in file order and writes them to path; later calls (a resumed run) read them back, bit
+// for bit, without touching the reference or the moved policy.
+func referenceLogps(path, refDir string, B, T, pad int, trainPairs, evalPairs []textdata.Pair) (trainRef, evalRef pairLogps, err error) {
+	sets := []struct {
+		name  string
+		pairs []textdata.Pair
+		out   *pairLogps
+	}{{"train", trainPairs, &trainRef}, {"eval", evalPairs, &evalRef}}
+	f, err := safetensors.ReadFile(path)
+	if err == nil {
+		for _, set := range sets {
+			if set.out.Chosen, err = float64s(f, set.name+".chosen", len(set.pairs)); err != nil {
+				return trainRef, evalRef, fmt.Errorf("%s: %w", path, err)
+			}
+			if set.out.Rejected, err = float64s(f, set.name+".rejected", len(set.pairs)); err != nil {
+				return trainRef, evalRef, fmt.Errorf("%s: %w", path, err)
+			}
+		}
+		return trainRef, evalRef, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return trainRef, evalRef, err
+	}
+	cfg, params, err := graphs.Load(refDir)
+	if err != nil {
+		return trainRef, evalRef, err
+	}
+	if T > cfg.NPositions {
+		return trainRef, evalRef, fmt.Errorf("seq_len %d exceeds the reference model's n_positions %d", T, cfg.NPositions)
+	}
+	net, err := graphs.NewModel(cfg, params, 2*B, T, false)
+	if err != nil {
+		return trainRef, evalRef, err
+	}
+	defer net.Close()
+	out := &safetensors.File{Tensors: map[string]safetensors.Tensor{}}
+	for _, set := range sets {
+		s, err := scorePairs(net, set.pairs, pad)
+		if err != nil {
+			return trainRef, evalRef, err
+		}
+		*set.out = s.pairLogps
+		out.Tensors[set.name+".chosen"] = float64Tensor(s.Chosen)
+		out.Tensors[set.name+".rejected"] = float64Tensor(s.Rejected)
+	}
+	return trainRef, evalRef, safetensors.WriteFile(path, out)
+}
+
+// float64Tensor is a 1-D F64 tensor holding v.
+func float64Tensor(v []float64) safetensors.Tensor {
+	data := make([]byte, 0, 8*len(v))
+	for _, x := range v {
+		data = binary.LittleEndian.AppendUint64(data, math.Float64bits(x))
+	}
+	return safetensors.Tensor{DType: safetensors.F64, Shape: []int{len(v)}, Data: data}
+}
+
+// float64s reads the 1-D F64 tensor name of n elements.
+func float64s(f *safetensors.File, name string, n int) ([]float64, error) {
+	t, ok := f.Tensors[name]
+	if !ok || t.DType != safetensors.F64 || len(t.Shape) != 1 || t.Shape[0] != n || len(t.Data) != 8*n {
+		return nil, fmt.Errorf("want an F64 tensor %s of %d elements", name, n)
+	}
+	out := make([]float64, n)
+	for i := range out {
+		out[i] = math.Float64frombits(binary.LittleEndian.Uint64(t.Data[8*i:]))
+	}
+	return out, nil
+}
+
+// beforeFile holds the held-out numbers of the policy before its first step.
+const beforeFile = "heldout_before.json"
+
+// heldOutBefore scores the policy before its first step on the held-out pairs and logs the numbers as
+// step 0, once: they are kept in the stage directory, so a resumed run reads them back instead of
+// logging step 0 again.
+func heldOutBefore(env *pipeline.Env, obj *dpoObjective, pairs []textdata.Pair, ref pairLogps) (map[string]float64, error) {
+	var before map[string]float64
+	b, err := os.ReadFile(env.Path(beforeFile))
+	if err == nil {
+		return before, json.Unmarshal(b, &before)
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	if before, err = obj.heldOut(pairs, ref); err != nil {
+		return nil, err
+	}
+	if b, err = json.MarshalIndent(before, "", "  "); err != nil {
+		return nil, err
+	}
+	if err := atomicfile.WriteFile(env.Path(beforeFile), append(b, '\n'), 0o644); err != nil {
+		return nil, err
+	}
+	rec := map[string]any{"step": 0}
+	for k, v := range before {
+		rec[k] = v
+	}
+	return before, env.Metrics.Log(rec)
+}
+
+// pairFiles resolves the training and held-out preference files: the tasks stage's prefs_train.jsonl
+// and prefs_eval.jsonl, or the globs of data_files and eval_files.
+func (o *dpoOptions) pairFiles(env *pipeline.Env) (trainFiles, evalFiles []string, err error) {
+	if o.Data != "" {
+		dir, err := env.Input(o.Data)
+		if err != nil {
+			return nil, nil, err
+		}
+		return []string{filepath.Join(dir, "prefs_train.jsonl")}, []string{filepath.Join(dir, "prefs_eval.jsonl")}, nil
+	}
+	if trainFiles, err = globFiles(env.Config, o.DataFiles); err != nil {
+		return nil, nil, err
+	}
+	evalFiles, err = globFiles(env.Config, o.EvalFiles)
+	return trainFiles, evalFiles, err
+}
+
+// globFiles expands patterns relative to the config file, each sorted, each required to match.
+func globFiles(cfg *pipeline.Config, patterns []string) ([]string, error) {
+	var out []string
+	for _, p := range patterns {
+		m, err := filepath.Glob(cfg.Resolve(p))
+		if err != nil {
+			return nil, err
+		}
+		if len(m) == 0 {
+			return nil, fmt.Errorf("no file matches %q", p)
+		}
+		out = append(out, m...)
+	}
+	return out, nil
+}
+
+// loadPairFiles reads preference files in order, logging what truncation dropped from each.
+func loadPairFiles(env *pipeline.Env, paths []string, tok *tokenizer.Tokenizer, T int) ([]textdata.Pair, error) {
+	var out []textdata.Pair
+	for _, p := range paths {
+		pairs, st, err := textdata.LoadPairs(p, tok, T)
+		if err != nil {
+			return nil, err
+		}
+		env.Logf("%s: %s", p, st)
+		out = append(out, pairs...)
+	}
+	return out, nil
+}
+
+// sameTokenizer refuses a reference whose tokenizer is not the policy's: the two would score different
+// token sequences, and their log-ratio would mean nothing.
+func sameTokenizer(policyDir, refDir string) error {
+	if policyDir == refDir {
+		return nil
+	}
+	a, err := os.ReadFile(filepath.Join(policyDir, "tokenizer.json"))
+	if err != nil {
+		return err
+	}
+	b, err := os.ReadFile(filepath.Join(refDir, "tokenizer.json"))
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(a, b) {
+		return fmt.Errorf("the reference %s has another tokenizer than the policy %s", refDir, policyDir)
+	}
+	return nil
+}
+
+// testHookDPOStep, when set by a test, is called before every DPO step (to interrupt a run at a chosen
+// step).
+var testHookDPOStep func(step int)
+
+func init() { pipeline.Register(dpoKind{}) }

@@ -1,0 +1,490 @@
+package stages
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"pipeline/graphs"
+	"pipeline/losses"
+	"pipeline/pipeline"
+	"pipeline/safetensors"
+	"pipeline/textdata"
+	"pipeline/tokenizer"
+)
+
+// toyPairs makes n preference pairs over a vocabulary of V ids (pad = V-1 closes every side): a shared
+// prompt of 2 to 5 tokens, then completions of 1 to 4 tokens that differ in their first token.
+func toyPairs(rng *rand.Rand, n, V int) []textdata.Pair {
+	eot := V - 1
+	side := func(prompt []int) textdata.Sequence {
+		s := textdata.Sequence{IDs: append([]int{}, prompt...), Loss: make([]bool, len(prompt))}
+		for range 1 + rng.IntN(4) {
+			s.IDs, s.Loss = append(s.IDs, rng.IntN(V-1)), append(s.Loss, true)
+		}
+		s.IDs, s.Loss = append(s.IDs, eot), append(s.Loss, true)
+		return s
+	}
+	out := make([]textdata.Pair, n)
+	for i := range out {
+		prompt := make([]int, 2+rng.IntN(4))
+		for j := range prompt {
+			prompt[j] = rng.IntN(V - 1)
+		}
+		p := textdata.Pair{Chosen: side(prompt), Rejected: side(prompt)}
+		for p.Rejected.IDs[len(prompt)] == p.Chosen.IDs[len(prompt)] {
+			p.Rejected.IDs[len(prompt)] = rng.IntN(V - 1)
+		}
+		out[i] = p
+	}
+	return out
+}
+
+// toyObjective is a 1-layer policy of 2B rows over random weights (std 0.3, so that the logits are far
+// from uniform) with β and loss type cfg.
+func toyObjective(t *testing.T, cfg losses.DPOConfig, V, B, T int) *dpoObjective {
+	t.Helper()
+	mc := graphs.NewConfig(V, T, 16, 1, 2)
+	params := graphs.NewParams(mc)
+	params.Init(7, 0.3)
+	fwd, err := graphs.NewModel(mc, params, 2*B, T, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	net, err := graphs.NewModel(mc, params, 2*B, T, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { fwd.Close(); net.Close() })
+	return &dpoObjective{cfg: cfg, forward: fwd, policy: net, pad: V - 1}
+}
+
+// The CPU log-softmax of completionLogps agrees with the graph's own cross-entropy op: summed over the
+// batch, sum_r S_r = -sum_t w_t CE_t (Model.Eval with the completion weights and norm 1).
+func TestCompletionLogpsMatchCrossEntropy(t *testing.T) {
+	const V, B, T = 41, 3, 12
+	obj := toyObjective(t, losses.DPOConfig{Beta: 0.1, LossType: losses.DPOSigmoid}, V, B, T)
+	b, err := textdata.PairBatch(toyPairs(rand.New(rand.NewPCG(3, 4)), B, V), T, V-1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sums, _, err := completionLogps(obj.forward, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ce, err := obj.forward.Eval(b.IDs, b.Targets, b.Weights, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := 0.0
+	for _, s := range sums {
+		total += s
+	}
+	if math.Abs(total+float64(ce)) > 1e-5*math.Abs(total) {
+		t.Errorf("sum of completion log-probs %.7f, graph cross-entropy %.7f", total, ce)
+	}
+	if total > -float64(b.TargetCount())*0.5 {
+		t.Errorf("log-probs %.3f over %d tokens look like no scoring at all", total, b.TargetCount())
+	}
+}
+
+// The gradient that step back-propagates through the weighted cross-entropy equals a central finite
+// difference of the DPO loss computed from forward passes alone, on the parameter with the largest
+// gradient in each of several tensors. The reference is offset from the policy by a different amount per
+// pair, so each pair's weight σ(-βh) differs; two micro-batches check the accumulation.
+//
+// Step sizes and tolerance: the loss is evaluated from float32 logits, a rounding noise of ~1e-6 in the
+// loss, so a step of eps = 3e-3 (parameters are ~0.3) leaves ~3e-4 of noise in the derivative and a
+// truncation error O(eps²) of the same order (with eps = 1e-2 it reaches 0.3% on wte, which feeds both
+// the embedding and the head; at 2e-3 the two agree to 1e-4). 1% relative error on the largest
+// gradients, of size 0.3 to 0.9, leaves room for both and still catches a wrong sign, a missing 1/N, a
+// lost micro-batch, a swapped chosen/rejected row, label smoothing left out or a missing per-token
+// average (ipo).
+func TestDPOGradientMatchesFiniteDifference(t *testing.T) {
+	const V, B, T = 41, 2, 12
+	pairs := toyPairs(rand.New(rand.NewPCG(1, 2)), 2*B, V)
+	micro := [][]int{{0, 1}, {2, 3}}
+	for _, cfg := range []losses.DPOConfig{
+		{Beta: 0.7, LossType: losses.DPOSigmoid, LabelSmoothing: 0.1},
+		{Beta: 0.7, LossType: losses.DPOIPO},
+	} {
+		obj := toyObjective(t, cfg, V, B, T)
+		s, err := scorePairs(obj.forward, pairs, obj.pad)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ref := pairLogps{Chosen: make([]float64, len(pairs)), Rejected: make([]float64, len(pairs))}
+		for i := range pairs {
+			ref.Chosen[i] = s.Chosen[i] + 0.8*float64(i) - 1
+			ref.Rejected[i] = s.Rejected[i] - 0.5*float64(i)
+		}
+		loss := func() float64 {
+			s, err := scorePairs(obj.forward, pairs, obj.pad)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var pol, rf pairLogps
+			for i, p := range pairs {
+				cw, cl := obj.scale(p.Chosen), obj.scale(p.Rejected)
+				pol.Chosen, pol.Rejected = append(pol.Chosen, s.Chosen[i]*cw), append(pol.Rejected, s.Rejected[i]*cl)
+				rf.Chosen, rf.Rejected = append(rf.Chosen, ref.Chosen[i]*cw), append(rf.Rejected, ref.Rejected[i]*cl)
+			}
+			m, err := losses.DPO(cfg, pol.Chosen, pol.Rejected, rf.Chosen, rf.Rejected, nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return m.Loss
+		}
+		params := obj.forward.Params
+		grads := make([]float32, len(params.Data))
+		res, err := obj.step(pairs, ref, micro, grads)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l := loss(); res.Loss != l {
+			t.Errorf("%s: step's loss %.17g, forward-only loss %.17g", cfg.LossType, res.Loss, l)
+		}
+		const eps = 3e-3
+		for _, name := range []string{"wte.weight", "wpe.weight", "h.0.attn.c_attn.weight", "h.0.mlp.c_proj.weight", "ln_f.bias"} {
+			info, _ := params.Info(name)
+			k := info.Offset
+			for i := info.Offset; i < info.Offset+info.Size; i++ {
+				if math.Abs(float64(grads[i])) > math.Abs(float64(grads[k])) {
+					k = i
+				}
+			}
+			orig := params.Data[k]
+			params.Data[k] = orig + eps
+			up := loss()
+			params.Data[k] = orig - eps
+			down := loss()
+			params.Data[k] = orig
+			fd := (up - down) / (2 * eps)
+			t.Logf("%s %s[%d]: step %.6g, finite difference %.6g", cfg.LossType, name, k-info.Offset, grads[k], fd)
+			if math.Abs(float64(grads[k])-fd) > 0.01*math.Abs(fd) || fd == 0 {
+				t.Errorf("%s %s[%d]: gradient %.6g, finite difference %.6g", cfg.LossType, name, k-info.Offset, grads[k], fd)
+			}
+		}
+	}
+}
+
+// At π = π_ref the loss is ln 2 for every β, and its gradient is (β/2N) d/dθ sum_i (log π_l,i - log
+// π_w,i): never zero, and proportional to β.
+func TestDPOStepAtReferenceIsLn2(t *testing.T) {
+	const V, B, T = 41, 2, 12
+	pairs := toyPairs(rand.New(rand.NewPCG(5, 6)), 2*B, V)
+	var unit []float32 // gradient / β
+	for _, beta := range []float64{0.1, 1, 4} {
+		obj := toyObjective(t, losses.DPOConfig{Beta: beta, LossType: losses.DPOSigmoid}, V, B, T)
+		s, err := scorePairs(obj.forward, pairs, obj.pad)
+		if err != nil {
+			t.Fatal(err)
+		}
+		grads := make([]float32, len(obj.forward.Params.Data))
+		res, err := obj.step(pairs, s.pairLogps, [][]int{{0, 1}, {2, 3}}, grads)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if math.Abs(res.Loss-math.Ln2) > 1e-15 || math.Abs(res.Loss-0.693147) > 1e-6 {
+			t.Errorf("β %g: loss %.17g at the reference, want ln 2", beta, res.Loss)
+		}
+		if res.Metrics["rewards/margins"] != 0 || res.Metrics["rewards/accuracies"] != 0 {
+			t.Errorf("β %g: metrics %v, want zero rewards", beta, res.Metrics)
+		}
+		norm := 0.0
+		for _, g := range grads {
+			norm += float64(g) * float64(g)
+		}
+		if math.Sqrt(norm) < 1e-3*beta {
+			t.Errorf("β %g: gradient norm %g at the reference", beta, math.Sqrt(norm))
+		}
+		if unit == nil {
+			unit = make([]float32, len(grads))
+			for i, g := range grads {
+				unit[i] = g / float32(beta)
+			}
+			continue
+		}
+		// Compared as vectors: float32 rounding in the backward pass leaves cancelling components a
+		// relative error of ~1e-4, the whole gradient ~3e-7.
+		var diff, ref float64
+		for i, g := range grads {
+			d := float64(g)/beta - float64(unit[i])
+			diff, ref = diff+d*d, ref+float64(unit[i])*float64(unit[i])
+		}
+		if math.Sqrt(diff/ref) > 1e-5 {
+			t.Errorf("β %g: |gradient/β - gradient(0.1)/0.1| / |gradient(0.1)/0.1| = %g: not proportional to β", beta, math.Sqrt(diff/ref))
+		}
+	}
+}
+
+// writeToyPrefs writes preference files over the toy corpus's words with a rule that the toy model picks
+// up in a few dozen steps and that carries over to held-out prompts: the chosen completion is " land"
+// after a prompt whose last word is even-numbered in the list and " bread" after an odd-numbered one,
+// the rejected one any other word. (A rule mapping each last word to its own answer is learnt on the
+// training prompts but held-out accuracy stays near 0.7 at this size.)
+func writeToyPrefs(t *testing.T, dir string) {
+	t.Helper()
+	words := strings.Fields("lord moses aaron land bread give forth said")
+	rng := rand.New(rand.NewPCG(9, 10))
+	for _, f := range []struct {
+		name string
+		n    int
+	}{{"prefs_train.jsonl", 64}, {"prefs_eval.jsonl", 24}} {
+		var b strings.Builder
+		for range f.n {
+			p := []int{rng.IntN(len(words)), rng.IntN(len(words)), rng.IntN(len(words))}
+			good := 3 + p[2]%2 // land after even-numbered words, bread after odd
+			bad := good
+			for bad == good {
+				bad = rng.IntN(len(words))
+			}
+			prompt := words[p[0]] + " " + words[p[1]] + " " + words[p[2]]
+			line, _ := json.Marshal(map[string]string{"prompt": prompt, "chosen": " " + words[good], "rejected": " " + words[bad]})
+			b.Write(append(line, '\n'))
+		}
+		if err := os.WriteFile(filepath.Join(dir, f.name), []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// toyDPOSteps is max_steps of toyDPOStage.
+const toyDPOSteps = 32
+
+const toyDPOStage = `  - name: dpo
+    kind: dpo
+    init: pretrain
+    data_files: [prefs_train.jsonl]
+    eval_files: [prefs_eval.jsonl]
+    beta: 0.5
+    batch_size: 4
+    grad_accum: 2
+    max_steps: 32
+    lr: 1.0e-2
+    warmup_steps: 2
+    eval_every: 8
+    checkpoint_every: 3
+`
+
+// runToyDPO runs bpe, pretrain and dpo on the toy data in dir, cancelling the run during DPO step
+// stopAt+1 (none when stopAt < 0).
+func runToyDPO(t *testing.T, dir string, stopAt int) error {
+	t.Helper()
+	writeToyCorpus(t, dir)
+	writeToyPrefs(t, dir)
+	if err := os.WriteFile(filepath.Join(dir, "run.yaml"), []byte(toyPretrainConfig+toyDPOStage), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := pipeline.Load(filepath.Join(dir, "run.yaml"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	testHookDPOStep = func(step int) {
+		if step == stopAt {
+			cancel() // as Ctrl-C during step stopAt+1: the step finishes, a checkpoint is written
+		}
+	}
+	defer func() { testHookDPOStep = nil }()
+	return pipeline.Run(ctx, cfg, pipeline.RunOptions{})
+}
+
+// readMetrics reads metrics.jsonl into one map per line.
+func readDPOMetrics(t *testing.T, path string) []map[string]float64 {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []map[string]float64
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatal(err)
+		}
+		rec := map[string]float64{}
+		for k, v := range m {
+			if f, ok := v.(float64); ok {
+				rec[k] = f
+			}
+		}
+		out = append(out, rec)
+	}
+	return out
+}
+
+// The DPO stage end to end on toy data, from a pretrain checkpoint: the loss starts at ln 2 with a
+// gradient, TRL's metrics are logged, the reference's log-probabilities are those of the untouched
+// reference checkpoint bit for bit after training, held-out preference accuracy rises, and a run
+// stopped and resumed ends with the same bytes.
+func TestDPOStage(t *testing.T) {
+	straight := t.TempDir()
+	if err := runToyDPO(t, straight, -1); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(straight, "out/toy/dpo")
+
+	t.Run("metrics", func(t *testing.T) {
+		recs := readDPOMetrics(t, filepath.Join(out, "metrics.jsonl"))
+		if len(recs) != toyDPOSteps+1 {
+			t.Fatalf("%d metrics records, want step 0 (held-out before training) and steps 1..%d", len(recs), toyDPOSteps)
+		}
+		// Step 0 scores the init policy against the reference, loaded apart from it, on the same
+		// batches: every log-ratio is exactly 0.
+		if r := recs[0]; r["step"] != 0 || math.Abs(r["val_loss"]-math.Ln2) > 1e-15 || r["val_rewards/accuracies"] != 0 || r["val_rewards/margins"] != 0 {
+			t.Errorf("step 0: %v, want val_loss ln 2 and zero rewards", r)
+		}
+		// Step 1 sees training batches, laid out unlike the reference's pass: equal to rounding.
+		if r := recs[1]; math.Abs(r["loss"]-math.Ln2) > 1e-6 || !(r["grad_norm"] > 1e-3) {
+			t.Errorf("step 1: loss %.9f, grad_norm %g; want ln 2 = 0.693147 and a gradient", r["loss"], r["grad_norm"])
+		}
+		for _, k := range []string{"loss", "rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracies", "logps/chosen", "logps/rejected"} {
+			for _, r := range recs[1:] {
+				if _, ok := r[k]; !ok {
+					t.Fatalf("step %v has no %q", r["step"], k)
+				}
+			}
+		}
+		last := recs[toyDPOSteps]
+		if !(last["val_loss"] < 0.3 && last["val_rewards/accuracies"] > 0.85 && last["rewards/margins"] > 0) {
+			t.Errorf("after %d steps: %v; want held-out loss below ln 2 and most implicit rewards right", toyDPOSteps, last)
+		}
+		t.Logf("held-out before: %v", recs[0])
+		t.Logf("held-out after:  %v", last)
+	})
+
+	t.Run("reference unchanged", func(t *testing.T) {
+		stored, err := safetensors.ReadFile(filepath.Join(out, refLogpsFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		refDir := filepath.Join(straight, "out/toy/pretrain")
+		cfg, params, err := graphs.Load(refDir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, err := tokenizer.Load(refDir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pad, _ := tok.SpecialID("<|endoftext|>")
+		net, err := graphs.NewModel(cfg, params, 2*4, 16, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer net.Close()
+		for _, set := range []struct{ name, file string }{{"train", "prefs_train.jsonl"}, {"eval", "prefs_eval.jsonl"}} {
+			pairs, _, err := textdata.LoadPairs(filepath.Join(straight, set.file), tok, 16)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := scorePairs(net, pairs, pad)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for side, want := range map[string][]float64{"chosen": s.Chosen, "rejected": s.Rejected} {
+				got, err := float64s(stored, set.name+"."+side, len(pairs))
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i := range want {
+					if math.Float64bits(got[i]) != math.Float64bits(want[i]) || want[i] >= 0 {
+						t.Fatalf("%s.%s[%d]: stored %v, recomputed from the reference %v", set.name, side, i, got[i], want[i])
+					}
+				}
+			}
+		}
+		// And the policy did move away from it.
+		a, _ := os.ReadFile(filepath.Join(refDir, "model.safetensors"))
+		b, _ := os.ReadFile(filepath.Join(out, "model.safetensors"))
+		if bytes.Equal(a, b) {
+			t.Error("the DPO model is the reference")
+		}
+	})
+
+	t.Run("outputs", func(t *testing.T) {
+		if _, _, err := graphs.Load(out); err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range []string{"tokenizer.json", "loss.png", "rewards.png", "heldout_before.json", "manifest.json"} {
+			if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+				t.Error(err)
+			}
+		}
+		m, err := pipeline.ReadManifest(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Summary["before"] == nil || m.Summary["after"] == nil {
+			t.Errorf("summary %v", m.Summary)
+		}
+	})
+
+	t.Run("resume is bit-exact", func(t *testing.T) {
+		want, err := os.ReadFile(filepath.Join(out, "model.safetensors"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range []int{1, 7} {
+			dir := t.TempDir()
+			if err := runToyDPO(t, dir, k); !errors.Is(err, pipeline.ErrInterrupted) {
+				t.Fatalf("k=%d: want an interrupted run, got %v", k, err)
+			}
+			if _, err := os.Stat(filepath.Join(dir, fmt.Sprintf("out/toy/dpo.partial/steps/%08d", k+1))); err != nil {
+				t.Fatalf("k=%d: no checkpoint at the step where it stopped: %v", k, err)
+			}
+			if err := runToyDPO(t, dir, -1); err != nil {
+				t.Fatal(err)
+			}
+			got, err := os.ReadFile(filepath.Join(dir, "out/toy/dpo/model.safetensors"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Fatalf("k=%d: resumed weights differ from the uninterrupted run", k)
+			}
+			if n := len(readDPOMetrics(t, filepath.Join(dir, "out/toy/dpo/metrics.jsonl"))); n != toyDPOSteps+1 {
+				t.Errorf("k=%d: %d metrics records after resuming, want %d", k, n, toyDPOSteps+1)
+			}
+		}
+	})
+}
+
+// Each bad option is reported under its own key, and only there.
+func TestDPOValidate(t *testing.T) {
+	run := &pipeline.Config{Model: pipeline.DefaultModel()}
+	for _, tc := range []struct {
+		name string
+		edit func(o *dpoOptions)
+		want string // the one key reported; "" for none
+	}{
+		{"defaults", func(o *dpoOptions) {}, ""},
+		{"beta", func(o *dpoOptions) { o.Beta = 0 }, "beta"},
+		{"unknown loss", func(o *dpoOptions) { o.LossType, o.LabelSmoothing = "kto", 0.1 }, "loss_type"},
+		{"smoothing with ipo", func(o *dpoOptions) { o.LossType, o.LabelSmoothing = "ipo", 0.1 }, "label_smoothing"},
+		{"smoothing too large", func(o *dpoOptions) { o.LabelSmoothing = 0.5 }, "label_smoothing"},
+		{"two data sources", func(o *dpoOptions) { o.DataFiles = []string{"a.jsonl"} }, "data"},
+		{"no data", func(o *dpoOptions) { o.Data = "" }, "data"},
+		{"no held-out files", func(o *dpoOptions) { o.Data, o.DataFiles = "", []string{"a.jsonl"} }, "eval_files"},
+		{"seq_len", func(o *dpoOptions) { o.SeqLen = run.Model.NPositions + 1 }, "seq_len"},
+	} {
+		o := dpoKind{}.Defaults().(*dpoOptions)
+		o.Init, o.Data = "sft", "tasks"
+		tc.edit(o)
+		var keys []string
+		dpoKind{}.Validate(o, run, func(key, msg string) { keys = append(keys, key+": "+msg) })
+		if (tc.want == "" && len(keys) != 0) || (tc.want != "" && (len(keys) != 1 || !strings.HasPrefix(keys[0], tc.want+": "))) {
+			t.Errorf("%s: reported %q, want only %q", tc.name, keys, tc.want)
+		}
+	}
+}
