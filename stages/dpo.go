@@ -204,7 +204,7 @@ func (dpoKind) Run(ctx context.Context, env *pipeline.Env, opts any) error {
 		Dir: env.Dir, Specs: specs, Params: params.Data, Grads: accum, Opt: opt,
 		Schedule: o.schedule(), MaxSteps: o.MaxSteps, GradClip: o.GradClip,
 		EvalEvery: o.EvalEvery, CheckpointEvery: o.Checkpoint, KeepLast: o.KeepLast,
-		Data: order, Metrics: env.Metrics, Progress: env.Progress(o.MaxSteps, "dpo"), Logf: env.Logf,
+		Data: order, Metrics: env.Metrics, Progress: env.Progress(o.MaxSteps, "dpo"), Logf: env.Logf, Checkpointed: env.MarkProgress,
 	}
 	loop.Step = func(ctx context.Context, step int) (train.Result, error) {
 		if testHookDPOStep != nil {

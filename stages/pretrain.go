@@ -141,6 +141,7 @@ func (pretrainKind) Run(ctx context.Context, env *pipeline.Env, opts any) error 
 		Schedule: o.schedule(), MaxSteps: o.MaxSteps, GradClip: o.GradClip,
 		EvalEvery: o.EvalEvery, CheckpointEvery: o.Checkpoint, KeepLast: o.KeepLast,
 		Data: windows, Metrics: env.Metrics, Progress: env.Progress(o.MaxSteps, "pretrain"), Logf: env.Logf,
+		Checkpointed: env.MarkProgress,
 	}
 	loop.Step = func(ctx context.Context, step int) (train.Result, error) {
 		if testHookStep != nil {

@@ -100,6 +100,11 @@ func TestPretrainResumeIsBitExact(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(dir, fmt.Sprintf("out/toy/pretrain.partial/steps/%08d", k+1))); err != nil {
 			t.Fatalf("k=%d: no checkpoint at the step where it stopped: %v", k, err)
 		}
+		cfg, _ := pipeline.Load(filepath.Join(dir, "run.yaml"), nil)
+		plans, _ := pipeline.Plan(cfg)
+		if want := fmt.Sprintf("partial (step %d of 12)", k+1); plans[1].Describe() != want {
+			t.Fatalf("k=%d: status %q, want %q", k, plans[1].Describe(), want)
+		}
 		if err := runToy(t, dir, -1); err != nil {
 			t.Fatal(err)
 		}

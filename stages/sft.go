@@ -200,7 +200,7 @@ func (sftKind) Run(ctx context.Context, env *pipeline.Env, opts any) error {
 		Dir: env.Dir, Specs: tuned.specs, Params: tuned.params, Grads: accum, Opt: opt,
 		Schedule: o.schedule(), MaxSteps: o.MaxSteps, GradClip: o.GradClip,
 		EvalEvery: o.EvalEvery, CheckpointEvery: o.Checkpoint, KeepLast: o.KeepLast,
-		Data: batches, Metrics: env.Metrics, Progress: env.Progress(o.MaxSteps, "sft"), Logf: env.Logf,
+		Data: batches, Metrics: env.Metrics, Progress: env.Progress(o.MaxSteps, "sft"), Logf: env.Logf, Checkpointed: env.MarkProgress,
 	}
 	loop.Step = func(ctx context.Context, step int) (train.Result, error) {
 		if testHookSFTStep != nil {

@@ -53,6 +53,8 @@ type Loop struct {
 	Metrics  *pipeline.Metrics
 	Progress *progressbar.ProgressBar
 	Logf     func(format string, args ...any)
+	// Checkpointed is told of every checkpoint written (pipeline.Env.MarkProgress, for `pipeline status`).
+	Checkpointed func(step, total int) error
 }
 
 // Run trains from the latest checkpoint in Dir (or from the start) to MaxSteps. It returns ctx.Err()
@@ -95,6 +97,9 @@ func (l *Loop) Run(ctx context.Context) error {
 		lastSaved = st.Step
 		if err := prune(l.Dir, l.KeepLast, st.BestStep); err != nil {
 			return err
+		}
+		if l.Checkpointed != nil {
+			return l.Checkpointed(st.Step, l.MaxSteps)
 		}
 		return nil
 	}
