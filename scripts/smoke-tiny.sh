@@ -35,7 +35,10 @@ until ls "$work"/b/tiny/pretrain.partial/steps/000000[2-9]0 >/dev/null 2>&1; do
   sleep 0.2
 done
 kill -9 $pid; wait $pid 2>/dev/null || true
-say "killed during pretrain: $(cat "$work/b/tiny/pretrain.partial/progress.json" | tr -d '\n ')"
+say "killed during pretrain; pipeline status says:"
+bin/pipeline status configs/tiny.yaml --set "out_dir=$work/b" "${long[@]}"
+bin/pipeline status configs/tiny.yaml --set "out_dir=$work/b" "${long[@]}" | grep -q '^pretrain .*partial (step [0-9]* of 120)' ||
+  { say "status does not show pretrain as partial"; exit 1; }
 bin/pipeline run configs/tiny.yaml --set "out_dir=$work/b" "${long[@]}" --only pretrain | tee "$work/resumed.log"
 grep -q 'resuming' "$work/resumed.log" || { say "pretrain did not resume"; exit 1; }
 bin/pipeline run configs/tiny.yaml --set "out_dir=$work/c" "${long[@]}" --only bpe >/dev/null
