@@ -27,14 +27,22 @@ import (
 // updates of Params.Data (an optimizer step) from its next Feed on; the
 // cache then still holds keys and values of the old weights until Reset.
 // Not safe for concurrent use: give each goroutine its own Decoder.
+//
+// A prefix or prompt adapter (NewDecoderWith) occupies the first P
+// positions of the cache: Reset puts the prefix's keys and values there, or
+// runs the prompt through the model; the tokens then sit at positions P on,
+// as in Model. LoRA adapters are merged into the weights instead (MergeLoRA).
 type Decoder struct {
-	cfg    *Config
-	layers []layerWeights
-	wte    []float32 // [V, C]
-	wpe    []float32 // [T, C]
-	lnfW   []float32 // [C]
-	lnfB   []float32 // [C]
-	head   []float32 // [V, C]: wte when tied, else lm_head
+	cfg     *Config
+	virtual int       // the adapter's virtual positions at the front of every sequence
+	prefix  []float32 // prefix tuning: [P, 2*L*C], a view of the adapter's slab
+	prompt  []float32 // prompt tuning: [P, C], a view of the adapter's slab
+	layers  []layerWeights
+	wte     []float32 // [V, C]
+	wpe     []float32 // [T, C]
+	lnfW    []float32 // [C]
+	lnfB    []float32 // [C]
+	head    []float32 // [V, C]: wte when tied, else lm_head
 
 	n     int       // positions in the cache
 	cache []float32 // [L, 2, T, C]: layer l's keys at (2l)*T*C, its values at (2l+1)*T*C
@@ -110,10 +118,65 @@ func NewDecoder(cfg *Config, p *Params) (*Decoder, error) {
 	return d, nil
 }
 
-// Reset empties the cache: the next Feed starts a new sequence at position 0.
-func (d *Decoder) Reset() { d.n = 0 }
+// NewDecoderWith makes a decoder for the base model (cfg, p) with a prefix
+// or prompt adapter (nil: none, as NewDecoder). It refuses a LoRA adapter:
+// decode MergeLoRA's weights, which compute the same logits at no extra cost
+// per token.
+func NewDecoderWith(cfg *Config, p *Params, a *Adapter) (*Decoder, error) {
+	d, err := NewDecoder(cfg, p)
+	if err != nil || a == nil {
+		return d, err
+	}
+	if a.Config.PeftType == LoRA {
+		return nil, errors.New("decoder: a LoRA adapter is not run by the decoder: decode MergeLoRA(cfg, p, adapter) instead")
+	}
+	if err := a.check(cfg); err != nil {
+		return nil, err
+	}
+	d.virtual = a.Virtual()
+	if a.Config.PeftType == Prefix {
+		d.prefix = a.Params.Tensor(promptEmbeddings)
+	} else {
+		d.prompt = a.Params.Tensor(promptEmbeddings)
+	}
+	d.Reset()
+	return d, nil
+}
 
-// Len is the number of positions in the cache (tokens fed since Reset).
+// Reset empties the cache: the next Feed starts a new sequence at position
+// 0, or after the adapter's P virtual positions, which Reset fills (from the
+// adapter's current values).
+func (d *Decoder) Reset() {
+	d.n = 0
+	C, T := d.cfg.NEmbd, d.cfg.NPositions
+	switch {
+	case d.prefix != nil: // layer l's prefix keys and values, PEFT's columns 2l*C and (2l+1)*C
+		W := len(d.prefix) / d.virtual
+		for l := range d.layers {
+			k, v := d.cache[(2*l)*T*C:(2*l+1)*T*C], d.cache[(2*l+1)*T*C:(2*l+2)*T*C]
+			for s := 0; s < d.virtual; s++ {
+				copy(k[s*C:(s+1)*C], d.prefix[s*W+2*l*C:s*W+(2*l+1)*C])
+				copy(v[s*C:(s+1)*C], d.prefix[s*W+(2*l+1)*C:s*W+(2*l+2)*C])
+			}
+		}
+		d.n = d.virtual
+	case d.prompt != nil: // the prompt's rows through the model, a chunk at a time
+		for d.n < d.virtual {
+			M := min(d.virtual-d.n, d.rows)
+			x := d.x[:M*C]
+			for s := 0; s < M; s++ {
+				o, pr, pe := x[s*C:(s+1)*C], d.prompt[(d.n+s)*C:(d.n+s+1)*C], d.wpe[(d.n+s)*C:(d.n+s+1)*C]
+				for i := range o {
+					o[i] = pr[i] + pe[i]
+				}
+			}
+			d.run(M)
+		}
+	}
+}
+
+// Len is the number of positions in the cache: the adapter's virtual
+// positions and the tokens fed since Reset.
 func (d *Decoder) Len() int { return d.n }
 
 // Feed appends ids to the sequence and returns the logits [V] that predict
@@ -140,19 +203,26 @@ func (d *Decoder) Feed(ids []int) ([]float32, error) {
 	return d.logits, nil
 }
 
-// forward runs the M = len(ids) <= d.rows positions P..P+M-1 (P = d.n)
-// through every block, appending their keys and values to the cache, and
+// forward embeds the M = len(ids) <= d.rows tokens at positions P..P+M-1
+// (P = d.n) and runs them (see run).
+func (d *Decoder) forward(ids []int) {
+	C := d.cfg.NEmbd
+	embeddingForward(d.x[:len(ids)*C], ids, d.wte, d.wpe[d.n*C:], 1, len(ids), C) // [M, C], positions from P
+	d.run(len(ids))
+}
+
+// run takes the M embedded rows in d.x through every block as positions
+// P..P+M-1 (P = d.n), appending their keys and values to the cache, and
 // leaves the logits of the last one in d.logits. Each kernel is called as the
 // graph's op calls it (see gptForward, block, attention, mlp), on M rows.
-func (d *Decoder) forward(ids []int) {
+func (d *Decoder) run(M int) {
 	cfg := d.cfg
-	M, P, T, C, NH := len(ids), d.n, cfg.NPositions, cfg.NEmbd, cfg.NHead
+	P, T, C, NH := d.n, cfg.NPositions, cfg.NEmbd, cfg.NHead
 	eps := cfg.LayerNormEpsilon
 	x, xb, h, y := d.x[:M*C], d.xb[:M*C], d.h[:M*C], d.y[:M*C]
 	qkv, pre, sig, act := d.qkv[:M*3*C], d.pre[:M*4*C], d.sig[:M*4*C], d.act[:M*4*C]
 	mean, rstd := d.mean[:M], d.rstd[:M]
 
-	embeddingForward(x, ids, d.wte, d.wpe[P*C:], 1, M, C) // [M, C], positions from P
 	for l, w := range d.layers {
 		// x = x + c_proj(attention(c_attn(ln_1(x))))
 		layerNormForward(h, mean, rstd, x, w.ln1W, w.ln1B, M, C, eps)

@@ -28,15 +28,51 @@ func CausalAttention(qkv *gorgonia.Node, B, T, NH int) (*gorgonia.Node, error) {
 	return gorgonia.ApplyOp(op, qkv)
 }
 
+// PrefixAttention is CausalAttention whose queries also attend P learned
+// keys and values placed before every sequence (prefix tuning: PEFT's
+// past_key_values). prefix [P, 2*L*C] is PEFT's prompt_embeddings for all L
+// layers: row p holds, for each layer l, its key at columns 2l*C and its
+// value at (2l+1)*C, heads side by side as in qkv. This op reads layer's:
+//
+//	keys, values of sequence b = [prefix_k; k_b], [prefix_v; v_b]   [S, C], S = P+T
+//	att[b,h,t,:] = softmax over the P prefix keys and keys t2 <= t
+//
+// The prefix's gradient sums over the batch.
+func PrefixAttention(qkv, prefix *gorgonia.Node, layer, B, T, NH int) (*gorgonia.Node, error) {
+	s, ps := qkv.Shape(), prefix.Shape()
+	if qkv.Dims() != 2 || s[0] != B*T || s[1]%(3*NH) != 0 {
+		return nil, fmt.Errorf("PrefixAttention: qkv %v, want [%d, 3*C] with C divisible by %d heads", s, B*T, NH)
+	}
+	C := s[1] / 3
+	if prefix.Dims() != 2 || ps[0] <= 0 || ps[1]%(2*C) != 0 || layer < 0 || (2*layer+2)*C > ps[1] {
+		return nil, fmt.Errorf("PrefixAttention: prefix %v has no layer %d for C = %d", ps, layer, C)
+	}
+	op := &attentionOp{opBase: newOpBase("PrefixAttention"), B: B, T: T, NH: NH, P: ps[0], layer: layer}
+	return gorgonia.ApplyOp(op, qkv, prefix)
+}
+
 type attentionOp struct {
 	opBase
 	B, T, NH int
+	P, layer int // prefix tuning: P virtual positions of layer's columns (P = 0: none)
 	out      dense
-	att      scratch // [B,NH,T,T] softmax probabilities
+	att      scratch // [B,NH,T,S] softmax probabilities, S = P+T
+	kv       scratch // prefix only: [B*S, 2C] keys | values, prefix rows first
 }
 
-func (op *attentionOp) Arity() int    { return 1 }
-func (op *attentionOp) Type() hm.Type { return fnType(2, 2) }
+func (op *attentionOp) Arity() int {
+	if op.P > 0 {
+		return 2
+	}
+	return 1
+}
+
+func (op *attentionOp) Type() hm.Type {
+	if op.P > 0 {
+		return fnType(2, 2, 2)
+	}
+	return fnType(2, 2)
+}
 func (op *attentionOp) InferShape(in ...gorgonia.DimSizer) (tensor.Shape, error) {
 	s := in[0].(tensor.Shape)
 	return tensor.Shape{s[0], s[1] / 3}, nil
@@ -50,45 +86,90 @@ func (op *attentionOp) Do(inputs ...gorgonia.Value) (gorgonia.Value, error) {
 	out := op.out.get(inputs[0].Dtype(), op.B*op.T, C)
 	switch out.Dtype() {
 	case tensor.Float32:
-		attentionDo[float32](op, floats[float32](out), floats[float32](inputs[0]), C)
+		attentionDo[float32](op, floats[float32](out), inputs, C)
 	case tensor.Float64:
-		attentionDo[float64](op, floats[float64](out), floats[float64](inputs[0]), C)
+		attentionDo[float64](op, floats[float64](out), inputs, C)
 	default:
 		return nil, fmt.Errorf("CausalAttention: unsupported dtype %v", out.Dtype())
 	}
 	return out, nil
 }
 
-func attentionDo[F Float](op *attentionOp, out, qkv []F, C int) {
-	B, T, NH := op.B, op.T, op.NH
-	att := scratchOf[F](&op.att, B*NH*T*T)
-	attentionForward(out, att, qkv, qkv[C:], qkv[2*C:], B, T, 0, NH, C/NH, 3*C, 3*C, C)
+func attentionDo[F Float](op *attentionOp, out []F, inputs []gorgonia.Value, C int) {
+	B, T, P, NH := op.B, op.T, op.P, op.NH
+	qkv := floats[F](inputs[0])
+	if P == 0 {
+		att := scratchOf[F](&op.att, B*NH*T*T)
+		attentionForward(out, att, qkv, qkv[C:], qkv[2*C:], B, T, 0, NH, C/NH, 3*C, 3*C, C)
+		return
+	}
+	S := P + T
+	kv := scratchOf[F](&op.kv, B*S*2*C)
+	prefixKV(kv, qkv, floats[F](inputs[1]), B, T, P, C, op.layer)
+	att := scratchOf[F](&op.att, B*NH*T*S)
+	attentionForward(out, att, qkv, kv, kv[C:], B, T, P, NH, C/NH, 3*C, 2*C, C)
 }
 
-func (op *attentionOp) DiffWRT(int) []bool { return []bool{true} }
+// prefixKV assembles the keys and values sequence b attends, kv rows b*S+s
+// [S, 2C] (key | value): layer's prefix row s for s < P, then the sequence's
+// own k | v (adjacent in qkv) for s = P+t.
+func prefixKV[F Float](kv, qkv, prefix []F, B, T, P, C, layer int) {
+	S, W := P+T, len(prefix)/P
+	for b := 0; b < B; b++ {
+		for p := 0; p < P; p++ {
+			copy(kv[(b*S+p)*2*C:(b*S+p+1)*2*C], prefix[p*W+2*layer*C:p*W+(2*layer+2)*C])
+		}
+		for t := 0; t < T; t++ {
+			copy(kv[(b*S+P+t)*2*C:(b*S+P+t+1)*2*C], qkv[(b*T+t)*3*C+C:(b*T+t+1)*3*C])
+		}
+	}
+}
 
+func (op *attentionOp) DiffWRT(n int) []bool { return []bool{true, true}[:n] }
+
+// SymDiff returns dqkv (the diff node's value) and, with a prefix, dprefix
+// (a gradPart).
 func (op *attentionOp) SymDiff(inputs gorgonia.Nodes, output, grad *gorgonia.Node) (gorgonia.Nodes, error) {
 	if err := checkArity(op, len(inputs)); err != nil {
 		return nil, err
 	}
 	diff := &attentionDiffOp{opBase: newOpBase("CausalAttentionDiff"), fwd: op}
-	dqkv, err := gorgonia.ApplyOp(diff, inputs[0], grad)
+	if op.P == 0 {
+		dqkv, err := gorgonia.ApplyOp(diff, inputs[0], grad)
+		if err != nil {
+			return nil, err
+		}
+		return gorgonia.Nodes{dqkv}, nil
+	}
+	dqkv, err := gorgonia.ApplyOp(diff, inputs[0], grad, inputs[1])
 	if err != nil {
 		return nil, err
 	}
-	return gorgonia.Nodes{dqkv}, nil
+	dprefix, err := newGradPart(dqkv, "PrefixAttentionDiff.dprefix", &diff.dprefix, inputs[1].Shape()...)
+	if err != nil {
+		return nil, err
+	}
+	return gorgonia.Nodes{dqkv, dprefix}, nil
 }
 
-// attentionDiffOp: (qkv [B*T,3C], dy [B*T,C]) -> dqkv [B*T,3C].
+// attentionDiffOp: (qkv [B*T,3C], dy [B*T,C][, prefix]) -> dqkv [B*T,3C];
+// with a prefix it also fills dprefix.
 type attentionDiffOp struct {
 	opBase
-	fwd  *attentionOp
-	dqkv dense
-	tmp  scratch // [nChunks, T*T]: per-piece d att
+	fwd     *attentionOp
+	dqkv    dense
+	dprefix dense
+	tmp     scratch // [nChunks, T*S]: per-piece d att
+	dkv     scratch // prefix only: [B*S, 2C]
 }
 
-func (op *attentionDiffOp) Arity() int    { return 2 }
-func (op *attentionDiffOp) Type() hm.Type { return fnType(2, 2, 2) }
+func (op *attentionDiffOp) Arity() int { return op.fwd.Arity() + 1 }
+func (op *attentionDiffOp) Type() hm.Type {
+	if op.fwd.P > 0 {
+		return fnType(2, 2, 2, 2)
+	}
+	return fnType(2, 2, 2)
+}
 func (op *attentionDiffOp) InferShape(in ...gorgonia.DimSizer) (tensor.Shape, error) {
 	return in[0].(tensor.Shape).Clone(), nil
 }
@@ -101,21 +182,53 @@ func (op *attentionDiffOp) Do(inputs ...gorgonia.Value) (gorgonia.Value, error) 
 	d := op.dqkv.get(inputs[0].Dtype(), s[0], s[1])
 	switch d.Dtype() {
 	case tensor.Float32:
-		attentionDiffDo[float32](op, floats[float32](d), floats[float32](inputs[0]), floats[float32](inputs[1]), s[1]/3)
+		attentionDiffDo[float32](op, floats[float32](d), inputs, s[1]/3)
 	case tensor.Float64:
-		attentionDiffDo[float64](op, floats[float64](d), floats[float64](inputs[0]), floats[float64](inputs[1]), s[1]/3)
+		attentionDiffDo[float64](op, floats[float64](d), inputs, s[1]/3)
 	default:
 		return nil, fmt.Errorf("CausalAttentionDiff: unsupported dtype %v", d.Dtype())
 	}
 	return d, nil
 }
 
-func attentionDiffDo[F Float](op *attentionDiffOp, dqkv, qkv, dout []F, C int) {
-	B, T, NH := op.fwd.B, op.fwd.T, op.fwd.NH
+func attentionDiffDo[F Float](op *attentionDiffOp, dqkv []F, inputs []gorgonia.Value, C int) {
+	B, T, P, NH := op.fwd.B, op.fwd.T, op.fwd.P, op.fwd.NH
+	qkv, dout := floats[F](inputs[0]), floats[F](inputs[1])
 	clear(dqkv)
-	att := scratchOf[F](&op.fwd.att, B*NH*T*T)
-	attentionBackward(dqkv, dqkv[C:], dqkv[2*C:], scratchOf[F](&op.tmp, nChunks*T*T), dout, att,
-		qkv, qkv[C:], qkv[2*C:], B, T, 0, NH, C/NH, 3*C, 3*C, C)
+	if P == 0 {
+		att := scratchOf[F](&op.fwd.att, B*NH*T*T)
+		attentionBackward(dqkv, dqkv[C:], dqkv[2*C:], scratchOf[F](&op.tmp, nChunks*T*T), dout, att,
+			qkv, qkv[C:], qkv[2*C:], B, T, 0, NH, C/NH, 3*C, 3*C, C)
+		return
+	}
+	S := P + T
+	att, kv := scratchOf[F](&op.fwd.att, B*NH*T*S), scratchOf[F](&op.fwd.kv, B*S*2*C)
+	dkv := scratchOf[F](&op.dkv, B*S*2*C)
+	clear(dkv)
+	attentionBackward(dqkv, dkv, dkv[C:], scratchOf[F](&op.tmp, nChunks*T*S), dout, att,
+		qkv, kv, kv[C:], B, T, P, NH, C/NH, 3*C, 2*C, C)
+	dprefix := floats[F](op.dprefix.get(inputs[2].Dtype(), inputs[2].Shape()...))
+	prefixKVBackward(dqkv, dprefix, dkv, B, T, P, C, op.fwd.layer)
+}
+
+// prefixKVBackward undoes prefixKV's gather: the sequence rows of dkv go
+// to dqkv's k | v columns (whose dq the backward already wrote), and the
+// prefix rows, summed over the batch in order, to layer's columns of
+// dprefix (every other column 0).
+func prefixKVBackward[F Float](dqkv, dprefix, dkv []F, B, T, P, C, layer int) {
+	S, W := P+T, len(dprefix)/P
+	clear(dprefix)
+	for b := 0; b < B; b++ {
+		for p := 0; p < P; p++ {
+			d := dprefix[p*W+2*layer*C : p*W+(2*layer+2)*C]
+			for i, v := range dkv[(b*S+p)*2*C : (b*S+p+1)*2*C] {
+				d[i] += v
+			}
+		}
+		for t := 0; t < T; t++ {
+			copy(dqkv[(b*T+t)*3*C+C:(b*T+t+1)*3*C], dkv[(b*S+P+t)*2*C:(b*S+P+t+1)*2*C])
+		}
+	}
 }
 
 var (

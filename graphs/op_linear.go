@@ -16,6 +16,17 @@ type LinearOpts struct {
 	WeightT bool
 	// GELU applies GELU in its tanh form to x @ w + b (bias+GELU fused).
 	GELU bool
+	// Frozen: w and b get no gradient (an adapter trains beside them), so
+	// the backward pass computes dx (and the LoRA gradients) only.
+	Frozen bool
+}
+
+// LoRAGate is the run-time state of every LoRA branch of one model: the
+// scale alpha/r, and Off, which drops the branches (the base model exactly)
+// without rebuilding the graph. Ops read it on every run.
+type LoRAGate struct {
+	Scale float64
+	Off   bool
 }
 
 // Linear computes, with x [N,C] and w [C,OC] (or [OC,C] with WeightT),
@@ -26,6 +37,24 @@ type LinearOpts struct {
 // (nil: none) is a residual added after the activation. The products go
 // through sgemm with the transposes folded into the call.
 func Linear(x, w, b, res *gorgonia.Node, o LinearOpts) (*gorgonia.Node, error) {
+	return linear(x, w, b, res, nil, nil, nil, o)
+}
+
+// LinearLoRA is Linear with a low-rank update of w (LoRA, PEFT's layout for
+// GPT-2's Conv1D): with a [r,C] and bl [OC,r],
+//
+//	y = act(x @ w + b + s * (x @ a^T) @ bl^T) + res,   s = gate.Scale
+//
+// which is Linear with w + s * a^T @ bl^T. While gate.Off the branch is
+// skipped (y is Linear's, bit for bit) and a, bl get zero gradients.
+func LinearLoRA(x, w, b, res, a, bl *gorgonia.Node, gate *LoRAGate, o LinearOpts) (*gorgonia.Node, error) {
+	if a == nil || bl == nil || gate == nil {
+		return nil, fmt.Errorf("LinearLoRA: a, b and the gate are required")
+	}
+	return linear(x, w, b, res, a, bl, gate, o)
+}
+
+func linear(x, w, b, res, a, bl *gorgonia.Node, gate *LoRAGate, o LinearOpts) (*gorgonia.Node, error) {
 	if x.Dims() != 2 || w.Dims() != 2 {
 		return nil, fmt.Errorf("Linear: want x [N,C], w 2-D, got %v %v", x.Shape(), w.Shape())
 	}
@@ -45,13 +74,22 @@ func Linear(x, w, b, res *gorgonia.Node, o LinearOpts) (*gorgonia.Node, error) {
 	if res != nil && o.GELU {
 		return nil, fmt.Errorf("Linear: GELU and a residual are not fused together")
 	}
-	op := &linearOp{opBase: newOpBase("Linear"), opts: o, hasBias: b != nil, hasRes: res != nil}
+	op := &linearOp{opBase: newOpBase("Linear"), opts: o, hasBias: b != nil, hasRes: res != nil, gate: gate}
 	inputs := gorgonia.Nodes{x, w}
 	if b != nil {
 		inputs = append(inputs, b)
 	}
 	if res != nil {
 		inputs = append(inputs, res)
+	}
+	if gate != nil {
+		if o.WeightT {
+			return nil, fmt.Errorf("Linear: LoRA on a transposed weight is not supported")
+		}
+		if a.Dims() != 2 || bl.Dims() != 2 || a.Shape()[1] != C || bl.Shape()[0] != OC || bl.Shape()[1] != a.Shape()[0] {
+			return nil, fmt.Errorf("Linear: LoRA A %v, B %v, want [r %d] and [%d r]", a.Shape(), bl.Shape(), C, OC)
+		}
+		inputs = append(inputs, a, bl)
 	}
 	return gorgonia.ApplyOp(op, inputs...)
 }
@@ -61,8 +99,10 @@ type linearOp struct {
 	opts     LinearOpts
 	hasBias  bool
 	hasRes   bool
+	gate     *LoRAGate // nil: no LoRA branch; else inputs end with a [r,C], bl [OC,r]
 	out      dense
 	pre, sig scratch // GELU only: [N,OC] pre-activation and its sigmoid
+	u        scratch // LoRA only: [N,r] = x @ a^T
 }
 
 func (op *linearOp) Arity() int {
@@ -72,6 +112,9 @@ func (op *linearOp) Arity() int {
 	}
 	if op.hasRes {
 		n++
+	}
+	if op.gate != nil {
+		n += 2
 	}
 	return n
 }
@@ -83,6 +126,9 @@ func (op *linearOp) Type() hm.Type {
 	}
 	if op.hasRes {
 		ins = append(ins, 2)
+	}
+	if op.gate != nil {
+		ins = append(ins, 2, 2)
 	}
 	return fnType(2, ins...)
 }
@@ -103,8 +149,9 @@ func (op *linearOp) dims(x, w tensor.Shape) (N, C, OC int) {
 	return x[0], w[0], w[1]
 }
 
-// split names the optional inputs: bias and residual (nil when absent).
-func (op *linearOp) split(inputs []gorgonia.Value) (b, res gorgonia.Value) {
+// split names the optional inputs: bias, residual and the LoRA pair (nil
+// when absent).
+func (op *linearOp) split(inputs []gorgonia.Value) (b, res, a, bl gorgonia.Value) {
 	i := 2
 	if op.hasBias {
 		b = inputs[i]
@@ -112,8 +159,12 @@ func (op *linearOp) split(inputs []gorgonia.Value) (b, res gorgonia.Value) {
 	}
 	if op.hasRes {
 		res = inputs[i]
+		i++
 	}
-	return b, res
+	if op.gate != nil {
+		a, bl = inputs[i], inputs[i+1]
+	}
+	return b, res, a, bl
 }
 
 func (op *linearOp) Do(inputs ...gorgonia.Value) (gorgonia.Value, error) {
@@ -136,7 +187,7 @@ func (op *linearOp) Do(inputs ...gorgonia.Value) (gorgonia.Value, error) {
 func linearDo[F Float](op *linearOp, out []F, inputs []gorgonia.Value) {
 	N, C, OC := op.dims(inputs[0].Shape(), inputs[1].Shape())
 	x, w := floats[F](inputs[0]), floats[F](inputs[1])
-	bv, rv := op.split(inputs)
+	bv, rv, av, blv := op.split(inputs)
 	var b, res []F
 	if bv != nil {
 		b = floats[F](bv)
@@ -146,61 +197,123 @@ func linearDo[F Float](op *linearOp, out []F, inputs []gorgonia.Value) {
 	}
 	if !op.opts.GELU {
 		matmulForward(out, x, w, b, res, N, C, OC, op.opts.WeightT)
+		loraForward(op, out, x, av, blv, N, C, OC)
 		return
 	}
 	pre, sig := scratchOf[F](&op.pre, N*OC), scratchOf[F](&op.sig, N*OC)
 	matmulForward(pre, x, w, b, nil, N, C, OC, op.opts.WeightT)
+	loraForward(op, pre, x, av, blv, N, C, OC)
 	geluForward(out, sig, pre)
 }
 
+// loraForward adds the LoRA branch to y [N,OC] (before any activation):
+//
+//	u = x @ a^T  [N,r] (kept for the backward),   y += s * u @ bl^T
+//
+// It does nothing without a branch or while the gate is off.
+func loraForward[F Float](op *linearOp, y, x []F, av, blv gorgonia.Value, N, C, OC int) {
+	if op.gate == nil || op.gate.Off {
+		return
+	}
+	a, bl := floats[F](av), floats[F](blv)
+	r := len(a) / C
+	u := scratchOf[F](&op.u, N*r)
+	gemm(false, true, N, r, C, 1, x, a, 0, u)                  // [N,C] @ [r,C]^T
+	gemm(false, true, N, OC, r, F(op.gate.Scale), u, bl, 1, y) // [N,r] @ [OC,r]^T
+}
+
+// DiffWRT: every input, except w and b of a frozen linear.
 func (op *linearOp) DiffWRT(n int) []bool {
 	r := make([]bool, n)
 	for i := range r {
 		r[i] = true
 	}
+	if op.opts.Frozen {
+		r[1] = false
+		if op.hasBias {
+			r[2] = false
+		}
+	}
 	return r
 }
 
-// SymDiff returns dx, dw[, db][, dres]: one diff node computes dx (its value)
-// and dw, db (read out by gradPart nodes); dres is the incoming gradient
-// itself, so the residual adds no node.
+// SymDiff returns dx, dw[, db][, dres][, da, dbl]: one diff node computes dx
+// (its value) and dw, db, da, dbl (read out by gradPart nodes); dres is the
+// incoming gradient itself, so the residual adds no node. A frozen linear
+// returns nil for dw and db and never computes them.
 func (op *linearOp) SymDiff(inputs gorgonia.Nodes, output, grad *gorgonia.Node) (gorgonia.Nodes, error) {
 	if err := checkArity(op, len(inputs)); err != nil {
 		return nil, err
 	}
 	diff := &linearDiffOp{opBase: newOpBase("LinearDiff"), fwd: op}
-	dx, err := gorgonia.ApplyOp(diff, inputs[0], inputs[1], grad)
+	diffIn := gorgonia.Nodes{inputs[0], inputs[1], grad}
+	if op.gate != nil {
+		diffIn = append(diffIn, inputs[len(inputs)-2:]...)
+	}
+	dx, err := gorgonia.ApplyOp(diff, diffIn...)
 	if err != nil {
 		return nil, err
 	}
-	dw, err := newGradPart(dx, "LinearDiff.dw", &diff.dw, inputs[1].Shape()...)
-	if err != nil {
-		return nil, err
+	part := func(name string, buf *dense, shape tensor.Shape) (*gorgonia.Node, error) {
+		return newGradPart(dx, name, buf, shape...)
 	}
-	ret := gorgonia.Nodes{dx, dw}
-	if op.hasBias {
-		db, err := newGradPart(dx, "LinearDiff.db", &diff.db, inputs[2].Shape()...)
-		if err != nil {
+	ret := gorgonia.Nodes{dx, nil}
+	if !op.opts.Frozen {
+		if ret[1], err = part("LinearDiff.dw", &diff.dw, inputs[1].Shape()); err != nil {
 			return nil, err
+		}
+	}
+	if op.hasBias {
+		var db *gorgonia.Node
+		if !op.opts.Frozen {
+			if db, err = part("LinearDiff.db", &diff.db, inputs[2].Shape()); err != nil {
+				return nil, err
+			}
 		}
 		ret = append(ret, db)
 	}
 	if op.hasRes {
 		ret = append(ret, grad)
 	}
+	if op.gate != nil {
+		n := len(inputs)
+		da, err := part("LinearDiff.da", &diff.da, inputs[n-2].Shape())
+		if err != nil {
+			return nil, err
+		}
+		dbl, err := part("LinearDiff.dbl", &diff.dbl, inputs[n-1].Shape())
+		if err != nil {
+			return nil, err
+		}
+		ret = append(ret, da, dbl)
+	}
 	return ret, nil
 }
 
-// linearDiffOp: (x [N,C], w, dy [N,OC]) -> dx [N,C]; also fills dw, db.
+// linearDiffOp: (x [N,C], w, dy [N,OC][, a [r,C], bl [OC,r]]) -> dx [N,C];
+// also fills dw, db (unless frozen) and da, dbl (with LoRA).
 type linearDiffOp struct {
 	opBase
 	fwd        *linearOp
 	dx, dw, db dense
+	da, dbl    dense
 	dpre       scratch // GELU only: [N,OC] gradient of the pre-activation
+	du         scratch // LoRA only: [N,r]
 }
 
-func (op *linearDiffOp) Arity() int    { return 3 }
-func (op *linearDiffOp) Type() hm.Type { return fnType(2, 2, 2, 2) }
+func (op *linearDiffOp) Arity() int {
+	if op.fwd.gate != nil {
+		return 5
+	}
+	return 3
+}
+
+func (op *linearDiffOp) Type() hm.Type {
+	if op.fwd.gate != nil {
+		return fnType(2, 2, 2, 2, 2, 2)
+	}
+	return fnType(2, 2, 2, 2)
+}
 func (op *linearDiffOp) InferShape(in ...gorgonia.DimSizer) (tensor.Shape, error) {
 	return in[0].(tensor.Shape).Clone(), nil
 }
@@ -212,10 +325,13 @@ func (op *linearDiffOp) Do(inputs ...gorgonia.Value) (gorgonia.Value, error) {
 	xs, ws := inputs[0].Shape(), inputs[1].Shape()
 	N, C, OC := op.fwd.dims(xs, ws)
 	dt := inputs[0].Dtype()
-	dx, dw := op.dx.get(dt, N, C), op.dw.get(dt, ws...)
-	var db *tensor.Dense
-	if op.fwd.hasBias {
-		db = op.db.get(dt, OC)
+	dx := op.dx.get(dt, N, C)
+	var dw, db *tensor.Dense
+	if !op.fwd.opts.Frozen {
+		dw = op.dw.get(dt, ws...)
+		if op.fwd.hasBias {
+			db = op.db.get(dt, OC)
+		}
 	}
 	switch dt {
 	case tensor.Float32:
@@ -235,11 +351,42 @@ func linearDiffDo[F Float](op *linearDiffOp, dx, dw, db *tensor.Dense, inputs []
 		geluBackward(dpre, scratchOf[F](&op.fwd.pre, N*OC), scratchOf[F](&op.fwd.sig, N*OC), dy)
 		dy = dpre
 	}
-	var dbs []F
+	var dws, dbs []F
+	if dw != nil {
+		dws = floats[F](dw)
+	}
 	if db != nil {
 		dbs = floats[F](db)
 	}
-	matmulBackward(floats[F](dx), floats[F](dw), dbs, dy, x, w, N, C, OC, op.fwd.opts.WeightT)
+	dxs := floats[F](dx)
+	matmulBackward(dxs, dws, dbs, dy, x, w, N, C, OC, op.fwd.opts.WeightT)
+	if op.fwd.gate != nil {
+		loraBackward(op, dxs, dy, x, inputs[3], inputs[4], N, C, OC)
+	}
+}
+
+// loraBackward writes da, dbl and accumulates the branch into dx, from dy
+// [N,OC] (the pre-activation's gradient) and u from the forward:
+//
+//	dbl = s * dy^T @ u,   du = s * dy @ bl,   da = du^T @ x,   dx += du @ a
+//
+// While the gate is off the branch did not run: da = dbl = 0.
+func loraBackward[F Float](op *linearDiffOp, dx, dy, x []F, av, blv gorgonia.Value, N, C, OC int) {
+	dt := av.Dtype()
+	da, dbl := floats[F](op.da.get(dt, av.Shape()...)), floats[F](op.dbl.get(dt, blv.Shape()...))
+	g := op.fwd.gate
+	if g.Off {
+		clear(da)
+		clear(dbl)
+		return
+	}
+	a, bl := floats[F](av), floats[F](blv)
+	r, s := len(a)/C, F(g.Scale)
+	u, du := scratchOf[F](&op.fwd.u, N*r), scratchOf[F](&op.du, N*r)
+	gemm(true, false, OC, r, N, s, dy, u, 0, dbl)  // [N,OC]^T @ [N,r]
+	gemm(false, false, N, r, OC, s, dy, bl, 0, du) // [N,OC] @ [OC,r]
+	gemm(true, false, r, C, N, 1, du, x, 0, da)    // [N,r]^T @ [N,C]
+	gemm(false, false, N, C, r, 1, du, a, 1, dx)   // [N,r] @ [r,C]
 }
 
 var (
@@ -274,19 +421,25 @@ func matmulForward[F Float](out, inp, weight, bias, res []F, N, C, OC int, wT bo
 	gemm(false, wT, N, OC, C, 1, inp, weight, beta, out)
 }
 
-// matmulBackward writes (=, not +=) dinp [N,C], dweight (weight's layout)
-// and dbias [OC] (nil: no bias) from dout [N,OC]:
+// matmulBackward writes (=, not +=) dinp [N,C], dweight (weight's layout;
+// nil: frozen, not computed) and dbias [OC] (nil: none) from dout [N,OC]:
 //
 //	dinp = dout @ weight^T,  dweight = inp^T @ dout,  dbias = sum_n dout
 //
 // dbias sums each column over rows in a fixed order (four rows at a time);
 // columns run in parallel.
 func matmulBackward[F Float](dinp, dweight, dbias, dout, inp, weight []F, N, C, OC int, wT bool) {
-	if wT {
+	switch {
+	case wT:
 		gemm(false, false, N, C, OC, 1, dout, weight, 0, dinp) // [N,OC] @ [OC,C]
-		gemm(true, false, OC, C, N, 1, dout, inp, 0, dweight)  // [OC,N] @ [N,C]
-	} else {
+	default:
 		gemm(false, true, N, C, OC, 1, dout, weight, 0, dinp) // [N,OC] @ [C,OC]^T
+	}
+	switch {
+	case dweight == nil:
+	case wT:
+		gemm(true, false, OC, C, N, 1, dout, inp, 0, dweight) // [OC,N] @ [N,C]
+	default:
 		gemm(true, false, C, OC, N, 1, inp, dout, 0, dweight) // [C,N] @ [N,OC]
 	}
 	if dbias == nil {
