@@ -38,6 +38,7 @@ func main() {
 			tokenizeCommand(),
 			forwardCommand(),
 			generateCommand(),
+			scoreCommand(),
 			tasksCommand(),
 		},
 	}
