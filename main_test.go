@@ -23,7 +23,7 @@ func TestConfigReferenceIsCurrent(t *testing.T) {
 
 // Every shipped config must validate.
 func TestShippedConfigsValidate(t *testing.T) {
-	for _, f := range []string{"configs/tiny.yaml"} {
+	for _, f := range []string{"configs/tiny.yaml", "configs/gpt-small.yaml"} {
 		if _, err := pipeline.Load(f, nil); err != nil {
 			if _, statErr := os.Stat("data/corpus/kjv.txt"); statErr != nil {
 				t.Skipf("data/corpus is absent (bash scripts/get-data.sh makes it): %v", err)
