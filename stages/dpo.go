@@ -37,11 +37,17 @@ import (
 // the first step, and stored; the policy's are differentiated through the model (see seqlogp.go). At
 // the first step π = π_ref, so h = 0 and the sigmoid loss is ln 2 whatever β, with a gradient of
 // -β/(2N) on each chosen log-probability and +β/(2N) on each rejected one (N pairs a step): never zero.
+//
+// A LoRA adapter as init (sft's method lora without merge) trains on as an adapter over its frozen base.
+// Without a reference named, the reference is that base: the policy's own model with the adapter switched
+// off, as TRL does for a PEFT model without a ref_model, so no second copy of the weights is held (and
+// the first step's h is then the SFT adapter's log-ratio, not 0). A named reference, the init stage
+// itself included, is loaded apart as usual.
 type dpoKind struct{}
 
 type dpoOptions struct {
-	Init           string   `yaml:"init" ref:"pretrain|sft" required:"true" doc:"the checkpoint the policy starts from"`
-	Reference      string   `yaml:"reference" ref:"pretrain|sft" doc:"the frozen reference model; empty means init's checkpoint"`
+	Init           string   `yaml:"init" ref:"pretrain|sft" required:"true" doc:"the checkpoint the policy starts from; a LoRA adapter (sft's lora without merge) trains on as one"`
+	Reference      string   `yaml:"reference" ref:"pretrain|sft" doc:"the frozen reference model, loaded apart from the policy; empty means init's checkpoint, or for a LoRA adapter as init its base, scored by the policy's model with the adapter off"`
 	Data           string   `yaml:"data" ref:"tasks" doc:"tasks stage whose prefs_train.jsonl is trained on and prefs_eval.jsonl held out; or set data_files and eval_files"`
 	DataFiles      []string `yaml:"data_files" file:"true" doc:"preference JSONL files {prompt, chosen, rejected} to train on (globs, relative to the config file)"`
 	EvalFiles      []string `yaml:"eval_files" file:"true" doc:"held-out preference JSONL files, with data_files"`
@@ -114,16 +120,21 @@ func (dpoKind) Run(ctx context.Context, env *pipeline.Env, opts any) error {
 	if err != nil {
 		return err
 	}
+	pol, err := loadPolicy(initDir)
+	if err != nil {
+		return err
+	}
+	if pol.adapter != nil && pol.adapter.Config.PeftType != graphs.LoRA {
+		return fmt.Errorf("init %s is a %s adapter; dpo trains a full checkpoint or a LoRA adapter", initDir, pol.method())
+	}
+	adapterOff := pol.adapter != nil && o.Reference == ""
 	refDir := initDir
 	if o.Reference != "" {
 		if refDir, err = env.Input(o.Reference); err != nil {
 			return err
 		}
 	}
-	cfg, params, err := graphs.Load(initDir)
-	if err != nil {
-		return err
-	}
+	cfg := pol.cfg
 	tok, err := tokenizer.Load(initDir)
 	if err != nil {
 		return err
@@ -143,8 +154,12 @@ func (dpoKind) Run(ctx context.Context, env *pipeline.Env, opts any) error {
 		return fmt.Errorf("seq_len %d exceeds the init model's n_positions %d", T, cfg.NPositions)
 	}
 	B := o.BatchSize
+	reference := refDir
+	if adapterOff {
+		reference = pol.baseDir + " (the policy with its LoRA adapter off)"
+	}
 	env.Logf("policy from %s, reference %s; β %g, loss %s, label smoothing %g; %d pairs x %d micro-batches per step, %d tokens per side",
-		initDir, refDir, o.Beta, o.LossType, o.LabelSmoothing, B, o.GradAccum, T)
+		initDir, reference, o.Beta, o.LossType, o.LabelSmoothing, B, o.GradAccum, T)
 
 	// 2. The preference pairs, each side cut to T tokens.
 	trainFiles, evalFiles, err := o.pairFiles(env)
@@ -160,24 +175,40 @@ func (dpoKind) Run(ctx context.Context, env *pipeline.Env, opts any) error {
 		return err
 	}
 
-	// 3. The frozen reference's log-probabilities of every pair, computed once.
-	refTrain, refEval, err := referenceLogps(env.Path(refLogpsFile), refDir, B, T, pad, trainPairs, evalPairs)
-	if err != nil {
-		return err
+	// 3. The policy twice over one parameter store: forward only (log-probabilities) and with backward.
+	// What trains is the checkpoint's weights, or the LoRA adapter over the frozen base.
+	trained := pol.base
+	if pol.adapter != nil {
+		trained = pol.adapter.Params
 	}
-
-	// 4. The policy twice over one parameter store: forward only (log-probabilities) and with backward.
-	fwd, err := graphs.NewModel(cfg, params, 2*B, T, false)
+	fwd, err := graphs.NewModelWith(cfg, pol.base, 2*B, T, graphs.ModelOptions{Adapter: pol.adapter})
 	if err != nil {
 		return err
 	}
 	defer fwd.Close()
-	net, err := graphs.NewModel(cfg, params, 2*B, T, true)
+	net, err := graphs.NewModelWith(cfg, pol.base, 2*B, T, graphs.ModelOptions{Train: true, Adapter: pol.adapter})
 	if err != nil {
 		return err
 	}
 	defer net.Close()
 	obj := &dpoObjective{cfg: o.loss(), forward: fwd, policy: net, pad: pad}
+	all := len(pol.base.Data)
+	if pol.adapter != nil {
+		_, all = pol.adapter.Counts(cfg)
+	}
+	env.Logf("policy %s: %d of %d parameters trainable (%.2f%%)", pol.method(), len(trained.Data), all,
+		100*float64(len(trained.Data))/float64(all))
+	env.SetSummary("trainable_params", len(trained.Data))
+
+	// 4. The frozen reference's log-probabilities of every pair, computed once.
+	ref := checkpointReference(refDir, B, T)
+	if adapterOff {
+		ref = adapterOffReference(fwd)
+	}
+	refTrain, refEval, err := referenceLogps(env.Path(refLogpsFile), ref, pad, trainPairs, evalPairs)
+	if err != nil {
+		return err
+	}
 
 	// 5. The held-out numbers of the policy before any step.
 	before, err := heldOutBefore(env, obj, evalPairs, refEval)
@@ -190,7 +221,7 @@ func (dpoKind) Run(ctx context.Context, env *pipeline.Env, opts any) error {
 	if err != nil {
 		return err
 	}
-	specs := paramSpecs(params)
+	specs := paramSpecs(trained)
 	opt, err := optim.NewAdamW(specs, o.adamW())
 	if err != nil {
 		return err
@@ -199,9 +230,9 @@ func (dpoKind) Run(ctx context.Context, env *pipeline.Env, opts any) error {
 	for i := range micro {
 		micro[i] = make([]int, B)
 	}
-	accum := make([]float32, len(params.Grad))
+	accum := make([]float32, len(trained.Data))
 	loop := &train.Loop{
-		Dir: env.Dir, Specs: specs, Params: params.Data, Grads: accum, Opt: opt,
+		Dir: env.Dir, Specs: specs, Params: trained.Data, Grads: accum, Opt: opt,
 		Schedule: o.schedule(), MaxSteps: o.MaxSteps, GradClip: o.GradClip,
 		EvalEvery: o.EvalEvery, CheckpointEvery: o.Checkpoint, KeepLast: o.KeepLast,
 		Data: order, Metrics: env.Metrics, Progress: env.Progress(o.MaxSteps, "dpo"), Logf: env.Logf, Checkpointed: env.MarkProgress,
@@ -224,8 +255,15 @@ func (dpoKind) Run(ctx context.Context, env *pipeline.Env, opts any) error {
 		return err
 	}
 
-	// 7. The result: a Hugging Face checkpoint with its tokenizer, curves, and held-out before and after.
-	if err := graphs.Save(env.Dir, cfg, params); err != nil {
+	// 7. The result: a Hugging Face checkpoint (or the LoRA adapter over init's base) with its tokenizer,
+	// curves, and held-out before and after.
+	if pol.adapter == nil {
+		err = graphs.Save(env.Dir, cfg, pol.base)
+	} else {
+		pol.adapter.Config.BaseModelNameOrPath = baseReference(env.Dir, pol.baseDir)
+		err = graphs.SaveAdapter(env.Dir, cfg, pol.adapter)
+	}
+	if err != nil {
 		return err
 	}
 	if err := copyTokenizer(initDir, env.Dir); err != nil {
@@ -315,7 +353,7 @@ func (d *dpoObjective) step(pairs []textdata.Pair, ref pairLogps, micro [][]int,
 		if err := backwardCompletionLogps(d.policy, batches[i], dSums); err != nil {
 			return train.Result{}, err
 		}
-		for j, g := range d.policy.Params.Grad {
+		for j, g := range gradients(d.policy) {
 			grads[j] += g
 		}
 	}
@@ -408,11 +446,44 @@ func scorePairs(net *graphs.Model, pairs []textdata.Pair, pad int) (pairScores, 
 // train.chosen, train.rejected, eval.chosen, eval.rejected, one element per pair.
 const refLogpsFile = "reference_logps.safetensors"
 
+// referenceModel opens the reference as a forward model of 2B rows and returns it with what releases it.
+type referenceModel func() (net *graphs.Model, release func() error, err error)
+
+// checkpointReference loads the policy directory refDir (a full checkpoint, or an adapter over one) into
+// stores of its own.
+func checkpointReference(refDir string, B, T int) referenceModel {
+	return func() (*graphs.Model, func() error, error) {
+		p, err := loadPolicy(refDir)
+		if err != nil {
+			return nil, nil, err
+		}
+		if T > p.context() {
+			return nil, nil, fmt.Errorf("seq_len %d exceeds the reference model's context of %d tokens", T, p.context())
+		}
+		net, err := graphs.NewModelWith(p.cfg, p.base, 2*B, T, graphs.ModelOptions{Adapter: p.adapter})
+		if err != nil {
+			return nil, nil, err
+		}
+		return net, net.Close, nil
+	}
+}
+
+// adapterOffReference is the policy's forward model with its LoRA adapter switched off: the base model
+// bit for bit, over the same weights. Releasing it switches the adapter back on.
+func adapterOffReference(policy *graphs.Model) referenceModel {
+	return func() (*graphs.Model, func() error, error) {
+		if err := policy.SetAdapterEnabled(false); err != nil {
+			return nil, nil, err
+		}
+		return policy, func() error { return policy.SetAdapterEnabled(true) }, nil
+	}
+}
+
 // referenceLogps returns the frozen reference's completion log-probabilities of every training and
-// held-out pair. The first call loads the reference checkpoint into a store of its own, scores the pairs
-// B at a time in file order and writes them to path; later calls (a resumed run) read them back, bit
-// for bit, without touching the reference or the moved policy.
-func referenceLogps(path, refDir string, B, T, pad int, trainPairs, evalPairs []textdata.Pair) (trainRef, evalRef pairLogps, err error) {
+// held-out pair. The first call opens the reference, scores the pairs B at a time in file order and
+// writes them to path; later calls (a resumed run) read them back, bit for bit, without touching the
+// reference or the moved policy.
+func referenceLogps(path string, open referenceModel, pad int, trainPairs, evalPairs []textdata.Pair) (trainRef, evalRef pairLogps, err error) {
 	sets := []struct {
 		name  string
 		pairs []textdata.Pair
@@ -433,27 +504,23 @@ func referenceLogps(path, refDir string, B, T, pad int, trainPairs, evalPairs []
 	if !errors.Is(err, fs.ErrNotExist) {
 		return trainRef, evalRef, err
 	}
-	cfg, params, err := graphs.Load(refDir)
+	net, release, err := open()
 	if err != nil {
 		return trainRef, evalRef, err
 	}
-	if T > cfg.NPositions {
-		return trainRef, evalRef, fmt.Errorf("seq_len %d exceeds the reference model's n_positions %d", T, cfg.NPositions)
-	}
-	net, err := graphs.NewModel(cfg, params, 2*B, T, false)
-	if err != nil {
-		return trainRef, evalRef, err
-	}
-	defer net.Close()
 	out := &safetensors.File{Tensors: map[string]safetensors.Tensor{}}
 	for _, set := range sets {
 		s, err := scorePairs(net, set.pairs, pad)
 		if err != nil {
+			release()
 			return trainRef, evalRef, err
 		}
 		*set.out = s.pairLogps
 		out.Tensors[set.name+".chosen"] = float64Tensor(s.Chosen)
 		out.Tensors[set.name+".rejected"] = float64Tensor(s.Rejected)
+	}
+	if err := release(); err != nil {
+		return trainRef, evalRef, err
 	}
 	return trainRef, evalRef, safetensors.WriteFile(path, out)
 }

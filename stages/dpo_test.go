@@ -488,3 +488,173 @@ func TestDPOValidate(t *testing.T) {
 		}
 	}
 }
+
+// toyLoRADPO is the toy sft run as LoRA without merge, then DPO from its adapter.
+const toyLoRADPO = sftFromTasks + `    method: lora
+  - name: dpo
+    kind: dpo
+    init: sft
+    data_files: [prefs_train.jsonl]
+    eval_files: [prefs_eval.jsonl]
+    beta: 0.5
+    batch_size: 4
+    max_steps: 12
+    lr: 3.0e-2
+    warmup_steps: 2
+    eval_every: 4
+    checkpoint_every: 3
+`
+
+// runToyLoRADPO runs toyLoRADPO in dir, cancelling the run during DPO step stopAt+1 (none when stopAt < 0).
+func runToyLoRADPO(t *testing.T, dir string, stopAt int) error {
+	t.Helper()
+	writeToyCorpus(t, dir)
+	writeToyPrefs(t, dir)
+	if err := os.WriteFile(filepath.Join(dir, "run.yaml"), []byte(toySFTConfig+toyLoRADPO), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := pipeline.Load(filepath.Join(dir, "run.yaml"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	testHookDPOStep = func(step int) {
+		if step == stopAt {
+			cancel() // as Ctrl-C during step stopAt+1: the step finishes, a checkpoint is written
+		}
+	}
+	defer func() { testHookDPOStep = nil }()
+	return pipeline.Run(ctx, cfg, pipeline.RunOptions{})
+}
+
+// DPO from a LoRA adapter trains the adapter over the frozen base, and its reference is the base, scored
+// by the policy's own model with the adapter off: the stored reference log-probabilities equal the base
+// checkpoint's bit for bit, with no second copy of the weights. The output is an adapter over the base,
+// and a run stopped and resumed writes the same one. A named reference is loaded apart.
+func TestDPOFromLoRA(t *testing.T) {
+	dir := t.TempDir()
+	if err := runToyLoRADPO(t, dir, -1); err != nil {
+		t.Fatal(err)
+	}
+	out, sft, pre := filepath.Join(dir, "out/toy/dpo"), filepath.Join(dir, "out/toy/sft"), filepath.Join(dir, "out/toy/pretrain")
+
+	stored, err := safetensors.ReadFile(filepath.Join(out, refLogpsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, params, err := graphs.Load(pre)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := tokenizer.Load(pre)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pad, _ := tok.SpecialID("<|endoftext|>")
+	net, err := graphs.NewModel(cfg, params, 2*4, cfg.NPositions, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer net.Close()
+	sftAdapter, err := graphs.LoadAdapter(sft, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	withSFT, err := graphs.NewModelWith(cfg, params, 2*4, cfg.NPositions, graphs.ModelOptions{Adapter: sftAdapter})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer withSFT.Close()
+	for _, set := range []struct{ name, file string }{{"train", "prefs_train.jsonl"}, {"eval", "prefs_eval.jsonl"}} {
+		pairs, _, err := textdata.LoadPairs(filepath.Join(dir, set.file), tok, cfg.NPositions)
+		if err != nil {
+			t.Fatal(err)
+		}
+		base, err := scorePairs(net, pairs, pad)
+		if err != nil {
+			t.Fatal(err)
+		}
+		adapted, err := scorePairs(withSFT, pairs, pad)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := float64s(stored, set.name+".chosen", len(pairs))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range got {
+			if math.Float64bits(got[i]) != math.Float64bits(base.Chosen[i]) {
+				t.Fatalf("%s.chosen[%d]: stored %v, the base checkpoint's %v", set.name, i, got[i], base.Chosen[i])
+			}
+		}
+		// The SFT adapter moved these log-probabilities, so the equality tells the adapter was off.
+		if math.Abs(adapted.Chosen[0]-base.Chosen[0]) < 1e-3 {
+			t.Errorf("%s.chosen[0]: %v with the SFT adapter, %v without: the check says nothing", set.name, adapted.Chosen[0], base.Chosen[0])
+		}
+	}
+
+	// The output is a LoRA adapter over the pretrained base, moved from the SFT adapter; DPO learnt.
+	var ac map[string]any
+	b, _ := os.ReadFile(filepath.Join(out, graphs.AdapterConfigFile))
+	if err := json.Unmarshal(b, &ac); err != nil {
+		t.Fatal(err)
+	}
+	if ac["base_model_name_or_path"] != "../pretrain" || ac["peft_type"] != "LORA" {
+		t.Errorf("adapter_config.json = %v", ac)
+	}
+	if _, err := os.Stat(filepath.Join(out, graphs.ModelFile)); err == nil {
+		t.Errorf("dpo from an adapter wrote a full checkpoint")
+	}
+	a, _ := os.ReadFile(filepath.Join(sft, graphs.AdapterModelFile))
+	c, _ := os.ReadFile(filepath.Join(out, graphs.AdapterModelFile))
+	if len(c) == 0 || bytes.Equal(a, c) {
+		t.Error("the DPO adapter is missing or the SFT adapter unchanged")
+	}
+	// The policy starts as the SFT model, not as the reference: step 0's loss is not ln 2; it falls.
+	recs := readDPOMetrics(t, filepath.Join(out, "metrics.jsonl"))
+	if first, last := recs[0], recs[len(recs)-1]; first["step"] != 0 || first["val_loss"] == math.Ln2 || !(last["val_loss"] < first["val_loss"]) {
+		t.Errorf("held-out DPO loss %v at step 0 and %v at step %v: want a fall", first["val_loss"], last["val_loss"], last["step"])
+	}
+
+	resumed := t.TempDir()
+	if err := runToyLoRADPO(t, resumed, 5); !errors.Is(err, pipeline.ErrInterrupted) {
+		t.Fatalf("want an interrupted run, got %v", err)
+	}
+	if err := runToyLoRADPO(t, resumed, -1); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(resumed, "out/toy/dpo", graphs.AdapterModelFile)); !bytes.Equal(got, c) {
+		t.Error("the resumed run's adapter differs from the uninterrupted run's")
+	}
+
+	// Named, the reference is loaded apart: reference: sft scores with the SFT adapter on.
+	config := toySFTConfig + strings.Replace(toyLoRADPO, "    init: sft\n", "    init: sft\n    reference: sft\n", 1)
+	if _, err := runToySFTConfig(t, dir, config, -1); err != nil {
+		t.Fatal(err)
+	}
+	if stored, err = safetensors.ReadFile(filepath.Join(out, refLogpsFile)); err != nil {
+		t.Fatal(err)
+	}
+	pairs, _, err := textdata.LoadPairs(filepath.Join(dir, "prefs_eval.jsonl"), tok, cfg.NPositions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := scorePairs(withSFT, pairs, pad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := float64s(stored, "eval.rejected", len(pairs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range got {
+		if math.Float64bits(got[i]) != math.Float64bits(want.Rejected[i]) {
+			t.Fatalf("reference: sft: eval.rejected[%d] is %v, the SFT model's %v", i, got[i], want.Rejected[i])
+		}
+	}
+	// The policy starts at this reference: step 0's held-out loss is ln 2.
+	if r := readDPOMetrics(t, filepath.Join(out, "metrics.jsonl"))[0]; math.Abs(r["val_loss"]-math.Ln2) > 1e-12 {
+		t.Errorf("reference: sft: step 0's held-out loss %v, want ln 2", r["val_loss"])
+	}
+}

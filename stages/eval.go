@@ -204,7 +204,7 @@ func (o *evalOptions) scoreTarget(ctx context.Context, env *pipeline.Env, target
 				return 0, fmt.Errorf("target %s, %s %s: %w", target, s.task, mode.Name(), err)
 			}
 			if n := m.truncated - before; n > 0 {
-				env.Logf("%s %s %s: %d requests cut from the left to fit the context of %d tokens", target, s.task, mode.Name(), n, m.cfg.NPositions)
+				env.Logf("%s %s %s: %d requests cut from the left to fit the context of %d tokens", target, s.task, mode.Name(), n, m.context)
 			}
 			if err := evaluate.WriteItemLogs(evaluate.ItemLogPath(env.Dir, target, s.task, mode.Name()), logs); err != nil {
 				return 0, err
@@ -217,7 +217,7 @@ func (o *evalOptions) scoreTarget(ctx context.Context, env *pipeline.Env, target
 		}
 	}
 	if len(docs) > 0 {
-		text, err := evaluate.Perplexity(m, m.tokens(), m.cfg.NPositions, docs)
+		text, err := evaluate.Perplexity(m, m.tokens(), m.context, docs)
 		if ctx.Err() != nil {
 			return 0, ctx.Err()
 		}

@@ -13,15 +13,17 @@ import (
 	"pipeline/tokenizer"
 )
 
-// checkpointModel is a model checkpoint directory as an evaluate.Model: the weights run on the KV-cache
-// decoder, text goes through the tokenizer.json beside them. Requests that do not fit the context
-// n_positions lose tokens from the left, as lm-evaluation-harness truncates; truncated counts them.
+// checkpointModel is a policy directory (a full checkpoint or an adapter over one, see loadPolicy) as an
+// evaluate.Model: the weights run on the KV-cache decoder, text goes through the tokenizer.json beside
+// them. Requests that do not fit the context (n_positions, less a prefix or prompt adapter's virtual
+// positions) lose tokens from the left, as lm-evaluation-harness truncates; truncated counts them.
 //
 // evaluate's interfaces carry no context, so the stage's ctx lives here: a cancelled run fails the next
 // request with ctx.Err().
 type checkpointModel struct {
 	ctx       context.Context
 	cfg       *graphs.Config
+	context   int // real tokens a sequence may hold
 	tok       *tokenizer.Tokenizer
 	dec       *graphs.Decoder
 	greedy    *sample.Sampler
@@ -29,16 +31,14 @@ type checkpointModel struct {
 	truncated int // requests cut from the left to fit the context
 }
 
-// loadCheckpointModel opens dir, which must be a full checkpoint: config.json, model.safetensors and
-// tokenizer.json with <|endoftext|>.
+// loadCheckpointModel opens dir, which must hold tokenizer.json with <|endoftext|> and either a full
+// checkpoint or an adapter over one (loadPolicy).
 func loadCheckpointModel(ctx context.Context, dir string) (*checkpointModel, error) {
-	for _, f := range []string{"config.json", graphs.ModelFile, "tokenizer.json"} {
-		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
-			return nil, fmt.Errorf("%s is not a full model checkpoint (config.json, %s and tokenizer.json; adapters are not supported): %w",
-				dir, graphs.ModelFile, err)
-		}
+	if _, err := os.Stat(filepath.Join(dir, "tokenizer.json")); err != nil {
+		return nil, fmt.Errorf("%s is not a model checkpoint (tokenizer.json, and config.json with %s or an adapter's %s): %w",
+			dir, graphs.ModelFile, graphs.AdapterConfigFile, err)
 	}
-	cfg, params, err := graphs.Load(dir)
+	p, err := loadPolicy(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -46,10 +46,11 @@ func loadCheckpointModel(ctx context.Context, dir string) (*checkpointModel, err
 	if err != nil {
 		return nil, err
 	}
-	return newCheckpointModel(ctx, cfg, params, tok)
+	return newCheckpointModel(ctx, p, tok)
 }
 
-func newCheckpointModel(ctx context.Context, cfg *graphs.Config, params *graphs.Params, tok *tokenizer.Tokenizer) (*checkpointModel, error) {
+func newCheckpointModel(ctx context.Context, p *policy, tok *tokenizer.Tokenizer) (*checkpointModel, error) {
+	cfg := p.cfg
 	if tok.VocabSize() > cfg.VocabSize {
 		return nil, fmt.Errorf("the tokenizer has %d ids, the model only %d", tok.VocabSize(), cfg.VocabSize)
 	}
@@ -57,7 +58,7 @@ func newCheckpointModel(ctx context.Context, cfg *graphs.Config, params *graphs.
 	if !ok {
 		return nil, fmt.Errorf("the tokenizer has no %s", tokenizer.EndOfText)
 	}
-	dec, err := graphs.NewDecoder(cfg, params)
+	dec, err := p.decoder()
 	if err != nil {
 		return nil, err
 	}
@@ -65,7 +66,7 @@ func newCheckpointModel(ctx context.Context, cfg *graphs.Config, params *graphs.
 	if err != nil {
 		return nil, err
 	}
-	return &checkpointModel{ctx: ctx, cfg: cfg, tok: tok, dec: dec, greedy: greedy, eot: eot}, nil
+	return &checkpointModel{ctx: ctx, cfg: cfg, context: p.context(), tok: tok, dec: dec, greedy: greedy, eot: eot}, nil
 }
 
 // tokens is how scoring turns request strings into this model's ids.
@@ -76,7 +77,7 @@ func (m *checkpointModel) tokens() evaluate.Tokens { return evaluate.Tokens{Enc:
 //	log p(c_i | context, c_<i) = z[c_i] - log sum_v exp(z[v])   (z: the logits before c_i, in float64)
 //
 // and noting whether each c_i is the argmax (lowest id among ties, as greedy decoding picks). The model
-// reads len(context) + len(continuation) - 1 positions; when that exceeds n_positions the context keeps
+// reads len(context) + len(continuation) - 1 positions; when that exceeds m.context the context keeps
 // only its last tokens.
 func (m *checkpointModel) LogLikelihood(context, continuation []int) (float64, bool, error) {
 	if err := m.ctx.Err(); err != nil {
@@ -85,7 +86,7 @@ func (m *checkpointModel) LogLikelihood(context, continuation []int) (float64, b
 	if len(context) == 0 || len(continuation) == 0 {
 		return 0, false, errors.New("loglikelihood: empty context or continuation")
 	}
-	T := m.cfg.NPositions
+	T := m.context
 	if len(continuation) > T {
 		return 0, false, fmt.Errorf("loglikelihood: a continuation of %d tokens exceeds the context of %d", len(continuation), T)
 	}
@@ -116,11 +117,11 @@ func (m *checkpointModel) LogLikelihood(context, continuation []int) (float64, b
 }
 
 // Generate continues prompt greedily for at most maxNew tokens, stopping at <|endoftext|> or before the
-// first of stops. The prompt keeps its last n_positions - maxNew tokens, so that every new token fits.
+// first of stops. The prompt keeps its last m.context - maxNew tokens, so that every new token fits.
 func (m *checkpointModel) Generate(prompt string, maxNew int, stops []string) (string, error) {
-	keep := m.cfg.NPositions - maxNew
+	keep := m.context - maxNew
 	if keep < 1 {
-		return "", fmt.Errorf("generate: %d new tokens leave no room for a prompt in the context of %d", maxNew, m.cfg.NPositions)
+		return "", fmt.Errorf("generate: %d new tokens leave no room for a prompt in the context of %d", maxNew, m.context)
 	}
 	ids := m.tok.Encode(prompt)
 	if len(ids) > keep {

@@ -35,7 +35,7 @@ func adapterFixture(t *testing.T) (*checkpointModel, *graphs.Model, *tokenizer.T
 	cfg := graphs.NewConfig(tok.VocabSize(), 16, 16, 2, 2)
 	params := graphs.NewParams(cfg)
 	params.Init(3, 0.5) // a large std: logits far apart, so no argmax is a near tie
-	m, err := newCheckpointModel(context.Background(), cfg, params, tok)
+	m, err := newCheckpointModel(context.Background(), &policy{cfg: cfg, base: params}, tok)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -467,7 +467,7 @@ stages:
 }
 
 // A checkpoint directory loads with its tokenizer and scores as the model it was saved from; a directory
-// without the full weights (an adapter, say) is refused by name.
+// with neither the full weights nor an adapter is refused by name.
 func TestLoadCheckpointModel(t *testing.T) {
 	m, _, tok := adapterFixture(t)
 	dir := t.TempDir()
@@ -476,7 +476,7 @@ func TestLoadCheckpointModel(t *testing.T) {
 	if err := graphs.Save(dir, m.cfg, params); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := loadCheckpointModel(context.Background(), dir); err == nil || !strings.Contains(err.Error(), "not a full model checkpoint") {
+	if _, err := loadCheckpointModel(context.Background(), dir); err == nil || !strings.Contains(err.Error(), "is not a model checkpoint (tokenizer.json") {
 		t.Errorf("a directory without tokenizer.json: %v", err)
 	}
 	if err := tok.Save(dir); err != nil {
@@ -495,7 +495,89 @@ func TestLoadCheckpointModel(t *testing.T) {
 	if err := os.Remove(filepath.Join(dir, graphs.ModelFile)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := loadCheckpointModel(context.Background(), dir); err == nil || !strings.Contains(err.Error(), "not a full model checkpoint") {
+	if _, err := loadCheckpointModel(context.Background(), dir); err == nil || !strings.Contains(err.Error(), "is neither a full checkpoint (model.safetensors) nor an adapter (adapter_config.json)") {
 		t.Errorf("a directory without %s: %v", graphs.ModelFile, err)
+	}
+}
+
+// An adapter directory (PEFT's files, the base named relative to it) scores as the base with the adapter:
+// the decoder's log-likelihood equals the one summed by hand over the graph model with the adapter, and
+// differs from the base's. Prefix and prompt tuning leave n_positions - P = 12 positions, so a long
+// context keeps its last 12 + 1 - len(continuation) tokens.
+func TestLoadCheckpointModelAdapters(t *testing.T) {
+	m, base, tok := adapterFixture(t)
+	cfg := m.cfg
+	params := graphs.NewParams(cfg)
+	params.Init(3, 0.5) // the fixture's weights
+	root := t.TempDir()
+	baseDir := filepath.Join(root, "base")
+	os.Mkdir(baseDir, 0o755)
+	if err := graphs.Save(baseDir, cfg, params); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cont := tok.Encode("the lord said"), tok.Encode(" unto moses, go")[:4] // context + continuation fit 12 positions
+	long := tok.Encode("the lord said unto moses, go forth into the land. the lord said unto moses,")
+	baseLL, _ := handLogLikelihood(t, base, ctx, cont)
+
+	lora, err := graphs.NewLoRA(cfg, graphs.LoRAOptions{R: 2, Alpha: 4, TargetModules: []string{"attn.c_attn", "mlp.c_proj"}}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range lora.Params.Data { // B != 0: the adapter changes the model
+		lora.Params.Data[i] = float32(math.Sin(float64(i))) * 0.3
+	}
+	prefix, err := graphs.NewPrefix(cfg, 4, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prompt, err := graphs.NewPrompt(cfg, params, graphs.PromptOptions{NumVirtualTokens: 4}, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []*graphs.Adapter{lora, prefix, prompt} {
+		t.Run(string(a.Config.PeftType), func(t *testing.T) {
+			dir := filepath.Join(root, string(a.Config.PeftType))
+			a.Config.BaseModelNameOrPath = "../base"
+			os.Mkdir(dir, 0o755)
+			if err := graphs.SaveAdapter(dir, cfg, a); err != nil {
+				t.Fatal(err)
+			}
+			if err := tok.Save(dir); err != nil {
+				t.Fatal(err)
+			}
+			loaded, err := loadCheckpointModel(context.Background(), dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			T := cfg.NPositions - a.Virtual()
+			if loaded.context != T {
+				t.Errorf("context %d, want %d", loaded.context, T)
+			}
+			withAdapter, err := graphs.NewModelWith(cfg, params, 1, T, graphs.ModelOptions{Adapter: a})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer withAdapter.Close()
+			for _, c := range [][]int{ctx, long[len(long)-(T+1-len(cont)):]} {
+				got, _, err := loaded.LogLikelihood(c, cont)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want, _ := handLogLikelihood(t, withAdapter, c, cont)
+				if math.Abs(got-want) > 1e-4 {
+					t.Errorf("context of %d: LogLikelihood %.6f, by hand with the adapter %.6f", len(c), got, want)
+				}
+			}
+			if got, _, _ := loaded.LogLikelihood(ctx, cont); math.Abs(got-baseLL) < 0.01 {
+				t.Errorf("LogLikelihood %.6f, the base's %.6f: the adapter is not applied", got, baseLL)
+			}
+			before := loaded.truncated
+			a1, _, err := loaded.LogLikelihood(long, cont)
+			b1, _, err2 := loaded.LogLikelihood(long[len(long)-(T+1-len(cont)):], cont)
+			if err != nil || err2 != nil || a1 != b1 || loaded.truncated != before+1 {
+				t.Errorf("a long context: %v (%v) where its last %d tokens give %v (%v); truncated %d -> %d",
+					a1, err, T+1-len(cont), b1, err2, before, loaded.truncated)
+			}
+		})
 	}
 }

@@ -38,14 +38,17 @@ import (
 type sftKind struct{}
 
 type sftOptions struct {
-	Init          string   `yaml:"init" ref:"pretrain|sft" required:"true" doc:"the stage whose checkpoint is fine-tuned; the architecture and the tokenizer come from it, not from the model block"`
-	Data          string   `yaml:"data" ref:"tasks" doc:"a tasks stage whose sft.jsonl is the training data (give data or data_files)"`
-	DataFiles     []string `yaml:"data_files" file:"true" doc:"training JSONL in TRL's fields, {\"prompt\",\"completion\"} or {\"messages\"} (globs, relative to the config file)"`
-	EvalData      string   `yaml:"eval_data" ref:"tasks" doc:"a tasks stage whose eval items, as prompt/completion, are the held-out data (give at most one of eval_data and eval_data_files)"`
-	EvalDataFiles []string `yaml:"eval_data_files" file:"true" doc:"held-out JSONL in the fields of data_files"`
-	Method        string   `yaml:"method" doc:"which parameters train: full (every weight of the checkpoint)"`
-	Pack          bool     `yaml:"pack" doc:"put several examples one after another in a row (a target never crosses into the next example); otherwise one example per row, padded"`
-	SeqLen        int      `yaml:"seq_len" doc:"positions per row, longer examples losing their end; 0 means the checkpoint's n_positions"`
+	Init          string           `yaml:"init" ref:"pretrain|sft" required:"true" doc:"the stage whose checkpoint is fine-tuned; the architecture and the tokenizer come from it, not from the model block"`
+	Data          string           `yaml:"data" ref:"tasks" doc:"a tasks stage whose sft.jsonl is the training data (give data or data_files)"`
+	DataFiles     []string         `yaml:"data_files" file:"true" doc:"training JSONL in TRL's fields, {\"prompt\",\"completion\"} or {\"messages\"} (globs, relative to the config file)"`
+	EvalData      string           `yaml:"eval_data" ref:"tasks" doc:"a tasks stage whose eval items, as prompt/completion, are the held-out data (give at most one of eval_data and eval_data_files)"`
+	EvalDataFiles []string         `yaml:"eval_data_files" file:"true" doc:"held-out JSONL in the fields of data_files"`
+	Method        string           `yaml:"method" doc:"which parameters train: full (every weight of the checkpoint), or an adapter beside the frozen checkpoint: lora, prefix or prompt (their options below); an adapter is saved in PEFT's files"`
+	LoRA          sftLoRAOptions   `yaml:"lora" doc:"method lora: W + (alpha/r) A B on the target modules of every block, B = 0 at the start"`
+	Prefix        sftPrefixOptions `yaml:"prefix" doc:"method prefix: learned keys and values that every query of every layer attends"`
+	Prompt        sftPromptOptions `yaml:"prompt" doc:"method prompt: learned input embeddings before every sequence"`
+	Pack          bool             `yaml:"pack" doc:"put several examples one after another in a row (a target never crosses into the next example); otherwise one example per row, padded"`
+	SeqLen        int              `yaml:"seq_len" doc:"real tokens per row, longer examples losing their end; 0 means the checkpoint's n_positions less prefix or prompt tuning's num_virtual_tokens"`
 	optimOptions  `yaml:",inline"`
 	EvalEvery     int `yaml:"eval_every" doc:"held-out loss every N steps (and at the end)"`
 	EvalBatches   int `yaml:"eval_batches" doc:"held-out batches per validation, from a seeded shuffle of the held-out examples; 0 means all of them"`
@@ -53,6 +56,28 @@ type sftOptions struct {
 	KeepLast      int `yaml:"keep_last" doc:"checkpoints kept besides the best"`
 	CheckPrompts  int `yaml:"check_prompts" doc:"held-out prompts (training ones when there are none) that the initial and the fine-tuned model answer greedily as a self-check"`
 }
+
+// sftLoRAOptions: PEFT's LoraConfig defaults for r and alpha (a scale alpha/r of 2), every linear layer
+// of the block adapted (QLoRA's finding: all of them beat attention only at the same budget).
+type sftLoRAOptions struct {
+	R             int      `yaml:"r" doc:"rank of the update A B"`
+	Alpha         float64  `yaml:"alpha" doc:"the update is scaled by alpha/r"`
+	Dropout       float64  `yaml:"dropout" doc:"dropout on the LoRA branch's input; only 0, since the graph has no dropout"`
+	TargetModules []string `yaml:"target_modules" doc:"the linear layers adapted in every block: attn.c_attn, attn.c_proj, mlp.c_fc, mlp.c_proj"`
+	Merge         bool     `yaml:"merge" doc:"also write the merged weights W + (alpha/r) A B as a full checkpoint (config.json, model.safetensors), which downstream stages then load as one"`
+}
+
+type sftPrefixOptions struct {
+	NumVirtualTokens int `yaml:"num_virtual_tokens" doc:"prefix positions per layer; rows then hold at most n_positions - num_virtual_tokens real tokens"`
+}
+
+type sftPromptOptions struct {
+	NumVirtualTokens int    `yaml:"num_virtual_tokens" doc:"learned embeddings before every sequence; rows then hold at most n_positions - num_virtual_tokens real tokens"`
+	InitText         string `yaml:"init_text" doc:"start the prompt as this text's token embeddings, repeated or cut to num_virtual_tokens (PEFT's TEXT init); empty: random N(0, 1) (RANDOM)"`
+}
+
+// loraModules are the values of lora.target_modules: GPT-2's four linear layers, in PEFT's suffix form.
+var loraModules = []string{"attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj"}
 
 func (sftKind) Name() string { return "sft" }
 func (sftKind) Doc() string {
@@ -68,12 +93,28 @@ func (sftKind) Defaults() any {
 	o := defaultOptim(3e-4, 500)
 	o.WeightDecay, o.MinLRRatio = 0, 0
 	return &sftOptions{Method: "full", optimOptions: o, EvalEvery: 100, EvalBatches: 8, Checkpoint: 100,
-		KeepLast: 2, CheckPrompts: 8}
+		KeepLast: 2, CheckPrompts: 8,
+		LoRA:   sftLoRAOptions{R: 8, Alpha: 16, TargetModules: slices.Clone(loraModules)},
+		Prefix: sftPrefixOptions{NumVirtualTokens: 16}, Prompt: sftPromptOptions{NumVirtualTokens: 16}}
 }
 
 // sftMethods are the fine-tuning methods by name; each prepares the loaded checkpoint for training.
-var sftMethods = map[string]func(o *sftOptions, cfg *graphs.Config, base *graphs.Params, B, T int) (*tuning, error){
-	"full": fullTuning,
+var sftMethods = map[string]func(o *sftOptions, in tuningInput) (*tuning, error){
+	"full":   fullTuning,
+	"lora":   loraTuning,
+	"prefix": prefixTuning,
+	"prompt": promptTuning,
+}
+
+// virtualTokens is the number of positions the method puts before every row (prefix and prompt).
+func (o *sftOptions) virtualTokens() int {
+	switch o.Method {
+	case "prefix":
+		return o.Prefix.NumVirtualTokens
+	case "prompt":
+		return o.Prompt.NumVirtualTokens
+	}
+	return 0
 }
 
 func (sftKind) Validate(opts any, run *pipeline.Config, report func(key, msg string)) {
@@ -88,9 +129,23 @@ func (sftKind) Validate(opts any, run *pipeline.Config, report func(key, msg str
 		report("method", fmt.Sprintf("%q is not a method; the methods are %s", o.Method,
 			strings.Join(slices.Sorted(maps.Keys(sftMethods)), ", ")))
 	}
-	// The init checkpoint was trained with the model block's context (pretrain, or an sft of one).
-	if o.SeqLen < 0 || o.SeqLen > run.Model.NPositions {
-		report("seq_len", fmt.Sprintf("must be in [0, model.n_positions = %d], got %d", run.Model.NPositions, o.SeqLen))
+	// The init checkpoint was trained with the model block's context (pretrain, or an sft of one). Only
+	// the chosen method's options are checked.
+	n, P := run.Model.NPositions, o.virtualTokens()
+	switch o.Method {
+	case "lora":
+		o.LoRA.validate(report)
+	case "prefix", "prompt":
+		if P < 1 || P >= n {
+			report(o.Method+".num_virtual_tokens", fmt.Sprintf("must be in [1, model.n_positions = %d), got %d", n, P))
+			P = 0
+		}
+	}
+	switch {
+	case P == 0 && (o.SeqLen < 0 || o.SeqLen > n):
+		report("seq_len", fmt.Sprintf("must be in [0, model.n_positions = %d], got %d", n, o.SeqLen))
+	case P > 0 && (o.SeqLen < 0 || o.SeqLen > n-P):
+		report("seq_len", fmt.Sprintf("must be in [0, model.n_positions - %s.num_virtual_tokens = %d], got %d", o.Method, n-P, o.SeqLen))
 	}
 	o.optimOptions.validate(report)
 	positive(report, "eval_every", o.EvalEvery)
@@ -104,6 +159,25 @@ func (sftKind) Validate(opts any, run *pipeline.Config, report func(key, msg str
 	}
 }
 
+func (o *sftLoRAOptions) validate(report func(key, msg string)) {
+	positive(report, "lora.r", o.R)
+	if !(o.Alpha > 0) {
+		report("lora.alpha", fmt.Sprintf("must be > 0, got %g", o.Alpha))
+	}
+	if o.Dropout != 0 {
+		report("lora.dropout", fmt.Sprintf("only 0 is supported (the graph has no dropout), got %g", o.Dropout))
+	}
+	if len(o.TargetModules) == 0 {
+		report("lora.target_modules", "name at least one of "+strings.Join(loraModules, ", "))
+	}
+	for _, m := range o.TargetModules {
+		if !slices.Contains(loraModules, m) {
+			report("lora.target_modules", fmt.Sprintf("%q is not one of %s", m, strings.Join(loraModules, ", ")))
+		}
+	}
+	noRepeats(report, "lora.target_modules", o.TargetModules)
+}
+
 func (sftKind) Run(ctx context.Context, env *pipeline.Env, opts any) error {
 	o := opts.(*sftOptions)
 
@@ -112,10 +186,15 @@ func (sftKind) Run(ctx context.Context, env *pipeline.Env, opts any) error {
 	if err != nil {
 		return err
 	}
-	cfg, base, err := graphs.Load(initDir)
+	start, err := loadPolicy(initDir)
 	if err != nil {
 		return err
 	}
+	if start.adapter != nil {
+		return fmt.Errorf("init %s is a %s adapter; sft fine-tunes a full checkpoint (a lora sft with merge: true writes one)",
+			initDir, start.method())
+	}
+	cfg, base := start.cfg, start.base
 	tok, err := tokenizer.Load(initDir)
 	if err != nil {
 		return err
@@ -127,12 +206,13 @@ func (sftKind) Run(ctx context.Context, env *pipeline.Env, opts any) error {
 	if !ok {
 		return fmt.Errorf("%s: the tokenizer has no %s, which ends every example and pads the rows", initDir, tokenizer.EndOfText)
 	}
+	P := o.virtualTokens()
 	T := o.SeqLen
 	if T == 0 {
-		T = cfg.NPositions
+		T = cfg.NPositions - P
 	}
-	if T > cfg.NPositions {
-		return fmt.Errorf("seq_len %d exceeds the checkpoint's n_positions %d", T, cfg.NPositions)
+	if P+T > cfg.NPositions {
+		return fmt.Errorf("seq_len %d after %d virtual tokens exceeds the checkpoint's n_positions %d", T, P, cfg.NPositions)
 	}
 	B := o.BatchSize
 	env.Logf("init: %s (%d layers, %d heads, d=%d, vocab %d, context %d)", initDir, cfg.NLayer, cfg.NHead, cfg.NEmbd,
@@ -177,13 +257,17 @@ func (sftKind) Run(ctx context.Context, env *pipeline.Env, opts any) error {
 	tokenBytes := tokenByteLengths(tok)
 
 	// 3. The method decides what trains.
-	tuned, err := sftMethods[o.Method](o, cfg, base, B, T)
+	tuned, err := sftMethods[o.Method](o, tuningInput{cfg: cfg, base: base, tok: tok, B: B, T: T, seed: seed})
 	if err != nil {
 		return err
 	}
 	defer tuned.close()
-	fraction := float64(len(tuned.params)) / float64(tuned.all)
-	env.Logf("method %s: %d of %d parameters trainable (%.2f%%)", o.Method, len(tuned.params), tuned.all, 100*fraction)
+	all := len(base.Data)
+	if tuned.adapter != nil {
+		_, all = tuned.adapter.Counts(cfg)
+	}
+	fraction := float64(len(tuned.params)) / float64(all)
+	env.Logf("method %s: %d of %d parameters trainable (%.2f%%)", o.Method, len(tuned.params), all, 100*fraction)
 	env.Logf("training: %d steps of %d x %d x %d accumulation (pack %v), lr %g (warmup %d, cosine to %g), weight decay %g, clip %g",
 		o.MaxSteps, B, T, o.GradAccum, o.Pack, o.LR, o.WarmupSteps, o.LR*o.MinLRRatio, o.WeightDecay, o.GradClip)
 	env.SetSummary("trainable_params", len(tuned.params))
@@ -225,12 +309,10 @@ func (sftKind) Run(ctx context.Context, env *pipeline.Env, opts any) error {
 		return err
 	}
 
-	// 5. The result: a Hugging Face checkpoint, its tokenizer with the chat template, and the loss curve.
-	weights, err := tuned.merged()
-	if err != nil {
-		return err
-	}
-	if err := graphs.Save(env.Dir, cfg, weights); err != nil {
+	// 5. The result: a Hugging Face checkpoint or a PEFT adapter over init's, its tokenizer with the chat
+	// template, and the loss curve.
+	tunedPolicy := &policy{cfg: cfg, base: base, adapter: tuned.adapter, baseDir: initDir}
+	if err := o.save(env, tunedPolicy); err != nil {
 		return err
 	}
 	if err := copyTokenizer(initDir, env.Dir); err != nil {
@@ -258,7 +340,30 @@ func (sftKind) Run(ctx context.Context, env *pipeline.Env, opts any) error {
 	if len(checks) == 0 {
 		checks, where = seqs, "training"
 	}
-	return compareAnswers(ctx, env, cfg, initParams, weights, tok, answerCases(checks, o.CheckPrompts, eot, tok), where)
+	return compareAnswers(ctx, env, &policy{cfg: cfg, base: initParams, baseDir: initDir}, tunedPolicy, tok,
+		answerCases(checks, o.CheckPrompts, eot, tok), where)
+}
+
+// save writes the fine-tuned policy into the stage directory: full fine-tuning's weights as a checkpoint;
+// an adapter as PEFT's adapter_config.json (base_model_name_or_path: init's directory relative to this
+// one) and adapter_model.safetensors, with lora.merge also the merged weights as a checkpoint.
+func (o *sftOptions) save(env *pipeline.Env, p *policy) error {
+	if p.adapter == nil {
+		return graphs.Save(env.Dir, p.cfg, p.base)
+	}
+	p.adapter.Config.BaseModelNameOrPath = baseReference(env.Dir, p.baseDir)
+	if err := graphs.SaveAdapter(env.Dir, p.cfg, p.adapter); err != nil {
+		return err
+	}
+	if o.Method != "lora" || !o.LoRA.Merge {
+		return nil
+	}
+	merged, err := graphs.MergeLoRA(p.cfg, p.base, p.adapter)
+	if err != nil {
+		return err
+	}
+	env.Logf("lora merged into the weights: %s is also a full checkpoint", env.Dir)
+	return graphs.Save(env.Dir, p.cfg, merged)
 }
 
 // compareHeldOutLoss logs and records the held-out loss of the initial and the fine-tuned model.
@@ -286,16 +391,16 @@ func compareHeldOutLoss(env *pipeline.Env, cfg *graphs.Config, initParams *graph
 
 // compareAnswers has the initial and the fine-tuned model answer the cases greedily, logs the fine-tuned
 // answers and records both exact-match rates.
-func compareAnswers(ctx context.Context, env *pipeline.Env, cfg *graphs.Config, initParams, tuned *graphs.Params,
+func compareAnswers(ctx context.Context, env *pipeline.Env, initial, tuned *policy,
 	tok *tokenizer.Tokenizer, cases []answerCase, where string) error {
 	if len(cases) == 0 {
 		return nil
 	}
-	before, err := greedyAnswers(ctx, cfg, initParams, tok, cases)
+	before, err := greedyAnswers(ctx, initial, tok, cases)
 	if err != nil {
 		return err
 	}
-	after, err := greedyAnswers(ctx, cfg, tuned, tok, cases)
+	after, err := greedyAnswers(ctx, tuned, tok, cases)
 	if err != nil {
 		return err
 	}
@@ -321,32 +426,89 @@ func compareAnswers(ctx context.Context, env *pipeline.Env, cfg *graphs.Config, 
 	return nil
 }
 
+// tuningInput is what a method prepares: the loaded checkpoint and its tokenizer, the batch shape [B, T]
+// of real tokens, and the run's seed, which draws an adapter's initial values.
+type tuningInput struct {
+	cfg  *graphs.Config
+	base *graphs.Params
+	tok  *tokenizer.Tokenizer
+	B, T int
+	seed uint64
+}
+
 // tuning is a checkpoint prepared for one fine-tuning method: the slab the optimiser updates and the
 // models that run batches through it. Full fine-tuning trains the checkpoint's own weights; LoRA, prefix
-// and prompt tuning train stores of their own beside the frozen weights.
+// and prompt tuning train an adapter's store beside the frozen weights.
 type tuning struct {
-	specs  []optim.Spec                   // the trainable tensors and their places in params
-	params []float32                      // the trainable slab, updated in place by the optimiser
-	train  stepper                        // forward and backward; its gradient is laid out as params
-	eval   *graphs.Model                  // forward only, for the held-out loss
-	merged func() (*graphs.Params, error) // the whole model after training, as saved and sampled (an adapter merged in)
-	all    int                            // every parameter the model holds, trainable or frozen
-	close  func()                         // releases the models
+	specs   []optim.Spec    // the trainable tensors and their places in params
+	params  []float32       // the trainable slab, updated in place by the optimiser
+	train   stepper         // forward and backward; its gradient is laid out as params
+	eval    *graphs.Model   // forward only, for the held-out loss
+	adapter *graphs.Adapter // the trained adapter; nil for full fine-tuning
+	close   func()          // releases the models
 }
 
 // fullTuning trains every weight of the checkpoint in place; it has no options of its own.
-func fullTuning(_ *sftOptions, cfg *graphs.Config, base *graphs.Params, B, T int) (*tuning, error) {
-	net, err := graphs.NewModel(cfg, base, B, T, true)
+func fullTuning(_ *sftOptions, in tuningInput) (*tuning, error) {
+	net, err := graphs.NewModel(in.cfg, in.base, in.B, in.T, true)
 	if err != nil {
 		return nil, err
 	}
-	eval, err := graphs.NewModel(cfg, base, B, T, false)
+	eval, err := graphs.NewModel(in.cfg, in.base, in.B, in.T, false)
 	if err != nil {
 		net.Close()
 		return nil, err
 	}
-	return &tuning{specs: paramSpecs(base), params: base.Data, train: modelStepper{net}, eval: eval,
-		merged: func() (*graphs.Params, error) { return base, nil }, all: len(base.Data), close: func() { net.Close(); eval.Close() }}, nil
+	return &tuning{specs: paramSpecs(in.base), params: in.base.Data, train: modelStepper{net}, eval: eval,
+		close: func() { net.Close(); eval.Close() }}, nil
+}
+
+// loraTuning trains a LoRA adapter (A drawn from the seed, B = 0: the model starts as the checkpoint).
+func loraTuning(o *sftOptions, in tuningInput) (*tuning, error) {
+	a, err := graphs.NewLoRA(in.cfg, graphs.LoRAOptions{R: o.LoRA.R, Alpha: o.LoRA.Alpha, Dropout: o.LoRA.Dropout,
+		TargetModules: o.LoRA.TargetModules}, in.seed)
+	if err != nil {
+		return nil, err
+	}
+	return adapterTuning(in, a)
+}
+
+// prefixTuning trains prefix keys and values, drawn N(0, 1) from the seed.
+func prefixTuning(o *sftOptions, in tuningInput) (*tuning, error) {
+	a, err := graphs.NewPrefix(in.cfg, o.Prefix.NumVirtualTokens, in.seed)
+	if err != nil {
+		return nil, err
+	}
+	return adapterTuning(in, a)
+}
+
+// promptTuning trains a soft prompt, starting from init_text's token embeddings or N(0, 1) from the seed.
+func promptTuning(o *sftOptions, in tuningInput) (*tuning, error) {
+	var ids []int
+	if o.Prompt.InitText != "" {
+		ids = in.tok.Encode(o.Prompt.InitText)
+	}
+	a, err := graphs.NewPrompt(in.cfg, in.base, graphs.PromptOptions{NumVirtualTokens: o.Prompt.NumVirtualTokens,
+		InitIDs: ids, InitText: o.Prompt.InitText}, in.seed)
+	if err != nil {
+		return nil, err
+	}
+	return adapterTuning(in, a)
+}
+
+// adapterTuning trains a's store over the frozen checkpoint.
+func adapterTuning(in tuningInput, a *graphs.Adapter) (*tuning, error) {
+	net, err := graphs.NewModelWith(in.cfg, in.base, in.B, in.T, graphs.ModelOptions{Train: true, Adapter: a})
+	if err != nil {
+		return nil, err
+	}
+	eval, err := graphs.NewModelWith(in.cfg, in.base, in.B, in.T, graphs.ModelOptions{Adapter: a})
+	if err != nil {
+		net.Close()
+		return nil, err
+	}
+	return &tuning{specs: paramSpecs(a.Params), params: a.Params.Data, train: adapterStepper{net}, eval: eval,
+		adapter: a, close: func() { net.Close(); eval.Close() }}, nil
 }
 
 // trainFiles is the training data: the tasks stage's sft.jsonl, or the files of data_files.
@@ -512,8 +674,8 @@ func answerCases(seqs []textdata.Sequence, n, eot int, tok *tokenizer.Tokenizer)
 }
 
 // greedyAnswers greedily continues each case's prompt until <|endoftext|>, for at most its maxNew tokens.
-func greedyAnswers(ctx context.Context, cfg *graphs.Config, params *graphs.Params, tok *tokenizer.Tokenizer, cases []answerCase) ([]string, error) {
-	dec, err := graphs.NewDecoder(cfg, params)
+func greedyAnswers(ctx context.Context, p *policy, tok *tokenizer.Tokenizer, cases []answerCase) ([]string, error) {
+	dec, err := p.decoder()
 	if err != nil {
 		return nil, err
 	}
@@ -524,7 +686,7 @@ func greedyAnswers(ctx context.Context, cfg *graphs.Config, params *graphs.Param
 	eot, _ := tok.SpecialID(tokenizer.EndOfText)
 	out := make([]string, len(cases))
 	for i, c := range cases {
-		n := min(c.maxNew, cfg.NPositions-len(c.ids))
+		n := min(c.maxNew, p.context()-len(c.ids))
 		gen, err := graphs.Generate(ctx, dec, c.ids, graphs.GenerateOptions{MaxNew: n, Sampler: greedy, StopIDs: []int{eot}, Decode: tok.Decode})
 		if err != nil {
 			return nil, err

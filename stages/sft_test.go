@@ -8,11 +8,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"pipeline/evaluate"
 	"pipeline/graphs"
 	"pipeline/pipeline"
 	"pipeline/textdata"
@@ -68,8 +71,14 @@ stages:
 // the run as sft step stopAt begins (-1: never). It returns the run's log and error.
 func runToySFT(t *testing.T, dir, sftOptions string, stopAt int) (string, error) {
 	t.Helper()
+	return runToySFTConfig(t, dir, toySFTConfig+sftOptions, stopAt)
+}
+
+// runToySFTConfig is runToySFT with the whole config given.
+func runToySFTConfig(t *testing.T, dir, config string, stopAt int) (string, error) {
+	t.Helper()
 	writeToyCorpus(t, dir)
-	if err := os.WriteFile(filepath.Join(dir, "run.yaml"), []byte(toySFTConfig+sftOptions), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "run.yaml"), []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	cfg, err := pipeline.Load(filepath.Join(dir, "run.yaml"), nil)
@@ -187,39 +196,48 @@ func TestSFTStage(t *testing.T) {
 	}
 }
 
-// An sft stopped at step k and resumed ends with the same bytes as one never stopped.
+// An sft stopped at step k and resumed ends with the same bytes as one never stopped: the model's weights,
+// or the adapter's, whose slab and AdamW state are what the checkpoints hold.
 func TestSFTResumeIsBitExact(t *testing.T) {
-	opts := sftFromTasks + "    pack: true\n"
-	straight := t.TempDir()
-	if log, err := runToySFT(t, straight, opts, -1); err != nil {
-		t.Fatalf("%v\n%s", err, log)
-	}
-	want, err := os.ReadFile(filepath.Join(straight, "out/toy/sft/model.safetensors"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, k := range []int{4, 7} {
-		dir := t.TempDir()
-		if _, err := runToySFT(t, dir, opts, k); !errors.Is(err, pipeline.ErrInterrupted) {
-			t.Fatalf("k=%d: want an interrupted run, got %v", k, err)
-		}
-		if _, err := os.Stat(filepath.Join(dir, fmt.Sprintf("out/toy/sft.partial/steps/%08d", k+1))); err != nil {
-			t.Fatalf("k=%d: no checkpoint at the step where it stopped: %v", k, err)
-		}
-		log, err := runToySFT(t, dir, opts, -1)
-		if err != nil {
-			t.Fatalf("k=%d: %v\n%s", k, err, log)
-		}
-		if !strings.Contains(log, fmt.Sprintf("resumed from the checkpoint of step %d", k+1)) {
-			t.Errorf("k=%d: the second run did not resume:\n%s", k, log)
-		}
-		got, err := os.ReadFile(filepath.Join(dir, "out/toy/sft/model.safetensors"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(got, want) {
-			t.Fatalf("k=%d: resumed weights differ from the uninterrupted run", k)
-		}
+	for _, c := range []struct{ method, file string }{
+		{"full", graphs.ModelFile},
+		{"lora", graphs.AdapterModelFile},
+		{"prompt", graphs.AdapterModelFile},
+	} {
+		t.Run(c.method, func(t *testing.T) {
+			opts := sftFromTasks + "    pack: true\n    method: " + c.method + "\n    prompt: {num_virtual_tokens: 4}\n"
+			straight := t.TempDir()
+			if log, err := runToySFT(t, straight, opts, -1); err != nil {
+				t.Fatalf("%v\n%s", err, log)
+			}
+			want, err := os.ReadFile(filepath.Join(straight, "out/toy/sft", c.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, k := range []int{4, 7} {
+				dir := t.TempDir()
+				if _, err := runToySFT(t, dir, opts, k); !errors.Is(err, pipeline.ErrInterrupted) {
+					t.Fatalf("k=%d: want an interrupted run, got %v", k, err)
+				}
+				if _, err := os.Stat(filepath.Join(dir, fmt.Sprintf("out/toy/sft.partial/steps/%08d", k+1))); err != nil {
+					t.Fatalf("k=%d: no checkpoint at the step where it stopped: %v", k, err)
+				}
+				log, err := runToySFT(t, dir, opts, -1)
+				if err != nil {
+					t.Fatalf("k=%d: %v\n%s", k, err, log)
+				}
+				if !strings.Contains(log, fmt.Sprintf("resumed from the checkpoint of step %d", k+1)) {
+					t.Errorf("k=%d: the second run did not resume:\n%s", k, log)
+				}
+				got, err := os.ReadFile(filepath.Join(dir, "out/toy/sft", c.file))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(got, want) {
+					t.Fatalf("k=%d: resumed weights differ from the uninterrupted run", k)
+				}
+			}
+		})
 	}
 }
 
@@ -303,7 +321,7 @@ func TestSFTValidate(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "extra.jsonl"), []byte(`{"prompt": "a", "completion": " b"}`+"\n"), 0o644)
 	cfg := toySFTConfig + "    data: tasks\n    data_files: [extra.jsonl]\n    eval_data: tasks\n    eval_data_files: [extra.jsonl]\n" +
-		"    method: lora\n    seq_len: 64\n"
+		"    method: qlora\n    seq_len: 64\n"
 	os.WriteFile(filepath.Join(dir, "run.yaml"), []byte(cfg), 0o644)
 	writeToyCorpus(t, dir)
 	_, err := pipeline.Load(filepath.Join(dir, "run.yaml"), nil)
@@ -318,7 +336,7 @@ func TestSFTValidate(t *testing.T) {
 	want := map[string]string{
 		"stages[3].data":      "give exactly one of data (a tasks stage) and data_files",
 		"stages[3].eval_data": "give at most one of eval_data (a tasks stage) and eval_data_files",
-		"stages[3].method":    `"lora" is not a method; the methods are full`,
+		"stages[3].method":    `"qlora" is not a method; the methods are full, lora, prefix, prompt`,
 		"stages[3].seq_len":   "must be in [0, model.n_positions = 48], got 64",
 	}
 	for path, msg := range want {
@@ -329,6 +347,257 @@ func TestSFTValidate(t *testing.T) {
 	if len(ps) != len(want) {
 		t.Errorf("problems %v, want exactly %v", ps, want)
 	}
+}
+
+// Each method's options are checked when it is chosen, and only then; prefix and prompt tuning leave
+// n_positions - num_virtual_tokens positions to a row.
+func TestSFTValidateMethodOptions(t *testing.T) {
+	for _, c := range []struct {
+		opts string
+		want map[string]string
+	}{
+		{"    method: lora\n    lora: {r: 0, alpha: 0, dropout: 0.1, target_modules: [attn.c_attn, mlp.fc, attn.c_attn]}\n", map[string]string{
+			"lora.r":              "must be positive, got 0",
+			"lora.alpha":          "must be > 0, got 0",
+			"lora.dropout":        "only 0 is supported (the graph has no dropout), got 0.1",
+			"lora.target_modules": `"mlp.fc" is not one of attn.c_attn, attn.c_proj, mlp.c_fc, mlp.c_proj; "attn.c_attn" is named twice`,
+		}},
+		{"    method: lora\n    lora: {target_modules: []}\n", map[string]string{
+			"lora.target_modules": "name at least one of attn.c_attn, attn.c_proj, mlp.c_fc, mlp.c_proj",
+		}},
+		{"    method: prefix\n    prefix: {num_virtual_tokens: 48}\n", map[string]string{
+			"prefix.num_virtual_tokens": "must be in [1, model.n_positions = 48), got 48",
+		}},
+		{"    method: prompt\n    prompt: {num_virtual_tokens: 16}\n    seq_len: 33\n", map[string]string{
+			"seq_len": "must be in [0, model.n_positions - prompt.num_virtual_tokens = 32], got 33",
+		}},
+		// Another method's options are not checked, and a row of 48 fits full fine-tuning.
+		{"    method: full\n    lora: {r: 0}\n    prefix: {num_virtual_tokens: 0}\n    seq_len: 48\n", map[string]string{}},
+		{"    method: prompt\n    prompt: {num_virtual_tokens: 16, init_text: \"Answer:\"}\n    seq_len: 32\n", map[string]string{}},
+	} {
+		dir := t.TempDir()
+		writeToyCorpus(t, dir)
+		os.WriteFile(filepath.Join(dir, "run.yaml"), []byte(toySFTConfig+sftFromTasks+c.opts), 0o644)
+		_, err := pipeline.Load(filepath.Join(dir, "run.yaml"), nil)
+		got := map[string]string{}
+		if err != nil {
+			ps, ok := pipeline.AsProblems(err)
+			if !ok {
+				t.Fatalf("%s: Load: %v, want config problems", c.opts, err)
+			}
+			for _, p := range ps { // the messages on one key joined in report order
+				k := strings.TrimPrefix(p.Path, "stages[3].")
+				got[k] = strings.TrimPrefix(got[k]+"; "+p.Msg, "; ")
+			}
+		}
+		if len(got) != len(c.want) {
+			t.Errorf("%s: problems %v, want %v", c.opts, got, c.want)
+		}
+		for k, msg := range c.want {
+			if got[k] != msg {
+				t.Errorf("%s: %s: got %q, want %q", c.opts, k, got[k], msg)
+			}
+		}
+	}
+}
+
+// toySFTEval scores the pretrained and the fine-tuned model on the tasks' eval items after the sft stage.
+const toySFTEval = `  - name: eval
+    kind: eval
+    targets: [pretrain, sft]
+    tasks: tasks
+    prompting: [zero_shot]
+    max_new_tokens: 4
+`
+
+// The adapter methods through the stage: each trains only its adapter (PEFT's trainable and total
+// counts, computed by hand), lowers the loss, and writes PEFT's files beside the tokenizer with the init
+// stage as base; loadPolicy reads the directory back, and the eval stage scores it.
+func TestSFTAdapterMethods(t *testing.T) {
+	// The toy model has 8880 parameters (TestSFTStage). LoRA r = 8 on every module of its one block adds
+	// A [8, in] and B [out, 8]: c_attn 8*16 + 48*8, attn.c_proj 8*16 + 16*8, c_fc 8*16 + 64*8, mlp.c_proj
+	// 8*64 + 16*8, 2048 in all. Prefix, P = 8: one layer's keys and values, 8 * 2*16 = 256. Prompt, P = 8:
+	// 8 * 16 = 128. Prefix and prompt tuning move the model through a few vectors only: they take a
+	// larger rate.
+	for _, c := range []struct {
+		method, opts   string
+		lr             string
+		peft           graphs.AdapterMethod
+		trainable, all int
+		percent        string
+	}{
+		{"lora", "    lora: {r: 8, alpha: 16}\n", "1.0e-2", graphs.LoRA, 2048, 10928, "18.74%"},
+		{"prefix", "    prefix: {num_virtual_tokens: 8}\n", "1.0e-1", graphs.Prefix, 256, 9136, "2.80%"},
+		{"prompt", "    prompt: {num_virtual_tokens: 8, init_text: \"What is\"}\n", "1.0e-1", graphs.Prompt, 128, 9008, "1.42%"},
+	} {
+		t.Run(c.method, func(t *testing.T) {
+			dir := t.TempDir()
+			config := strings.Replace(toySFTConfig, "lr: 1.0e-2", "lr: "+c.lr, 1)
+			log, err := runToySFTConfig(t, dir, config+sftFromTasks+"    method: "+c.method+"\n"+c.opts+toySFTEval, -1)
+			if err != nil {
+				t.Fatalf("%v\n%s", err, log)
+			}
+			out := filepath.Join(dir, "out/toy/sft")
+			if want := fmt.Sprintf("method %s: %d of %d parameters trainable (%s)", c.method, c.trainable, c.all, c.percent); !strings.Contains(log, want) {
+				t.Errorf("log lacks %q:\n%s", want, log)
+			}
+			m, err := pipeline.ReadManifest(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Summary["trainable_params"] != float64(c.trainable) || m.Summary["trainable_fraction"] != float64(c.trainable)/float64(c.all) {
+				t.Errorf("summary %v, want %d trainable of %d", m.Summary, c.trainable, c.all)
+			}
+			// The held-out loss falls while the adapter trains. (Against the init model's it need not: a
+			// random soft prompt first dilutes the toy model's attention, and 12 steps do not win that back.)
+			recs := readSFTMetrics(t, filepath.Join(out, "metrics.jsonl"))
+			if v4, v12 := recs[3]["val_loss"], recs[11]["val_loss"]; !(v12 < v4) || m.Summary["val_loss"] != v12 {
+				t.Errorf("held-out loss %.4f at step 4, %.4f at step 12, %v in the summary: want a fall, and the last in the summary", v4, v12, m.Summary["val_loss"])
+			}
+
+			// PEFT's files and the tokenizer; no full checkpoint.
+			for _, f := range []string{"adapter_config.json", "adapter_model.safetensors", "tokenizer.json", "vocab.json", "merges.txt", "tokenizer_config.json"} {
+				if _, err := os.Stat(filepath.Join(out, f)); err != nil {
+					t.Error(err)
+				}
+			}
+			for _, f := range []string{"config.json", "model.safetensors"} {
+				if _, err := os.Stat(filepath.Join(out, f)); err == nil {
+					t.Errorf("%s written without lora.merge", f)
+				}
+			}
+			var ac map[string]any
+			b, _ := os.ReadFile(filepath.Join(out, "adapter_config.json"))
+			if err := json.Unmarshal(b, &ac); err != nil {
+				t.Fatal(err)
+			}
+			if ac["base_model_name_or_path"] != "../pretrain" || ac["peft_type"] != string(c.peft) || ac["task_type"] != "CAUSAL_LM" {
+				t.Errorf("adapter_config.json = %v", ac)
+			}
+			p, err := loadPolicy(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.adapter == nil || p.adapter.Config.PeftType != c.peft || len(p.adapter.Params.Data) != c.trainable ||
+				p.baseDir != filepath.Join(dir, "out/toy/pretrain") {
+				t.Errorf("loadPolicy: adapter %v, base %s", p.adapter, p.baseDir)
+			}
+
+			// The eval stage scores the adapter as a target of its own.
+			var r evaluate.Report
+			b, _ = os.ReadFile(filepath.Join(dir, "out/toy/eval/report.json"))
+			if err := json.Unmarshal(b, &r); err != nil {
+				t.Fatal(err)
+			}
+			if len(r.Scores["sft"]["arithmetic"]) == 0 {
+				t.Errorf("the report has no arithmetic score of the sft target: %v", r.Scores)
+			}
+		})
+	}
+}
+
+// LoRA through the stage: at step 0 the method's model computes the init checkpoint's logits bit for bit
+// (B = 0); after training, lora.merge's full checkpoint computes the adapted model's logits to 1e-5, and
+// the trained adapter moved them.
+func TestSFTLoRAStartsAtBaseAndMerges(t *testing.T) {
+	dir := t.TempDir()
+	log, err := runToySFT(t, dir, sftFromTasks+"    method: lora\n    lora: {r: 4, alpha: 8, merge: true}\n", -1)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, log)
+	}
+	out, pre := filepath.Join(dir, "out/toy/sft"), filepath.Join(dir, "out/toy/pretrain")
+	cfg, base, err := graphs.Load(pre)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := tokenizer.Load(pre)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const B, T = 2, 24
+	ids := make([]int, B*T)
+	for i := range ids {
+		ids[i] = (7*i + 3) % cfg.VocabSize
+	}
+	forward := func(net *graphs.Model) []float32 {
+		t.Helper()
+		defer net.Close()
+		z, err := net.Forward(ids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return slices.Clone(z)
+	}
+	baseNet, err := graphs.NewModel(cfg, base, B, T, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := forward(baseNet)
+
+	o := sftKind{}.Defaults().(*sftOptions)
+	o.LoRA.R, o.LoRA.Alpha = 4, 8
+	start, err := loraTuning(o, tuningInput{cfg: cfg, base: base, tok: tok, B: B, T: T, seed: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer start.close()
+	got, err := start.eval.Forward(ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i := firstDifference(got, want); i >= 0 {
+		t.Errorf("step 0: logit %d is %v with LoRA, %v in the init checkpoint", i, got[i], want[i])
+	}
+	if slices.Max(start.params) == 0 {
+		t.Error("every A is 0: the equality says nothing")
+	}
+
+	// The trained adapter, over the init checkpoint, against the merged checkpoint.
+	a, err := graphs.LoadAdapter(out, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	adapted, err := graphs.NewModelWith(cfg, base, B, T, graphs.ModelOptions{Adapter: a})
+	if err != nil {
+		t.Fatal(err)
+	}
+	withAdapter := forward(adapted)
+	mcfg, merged, err := graphs.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mergedNet, err := graphs.NewModel(mcfg, merged, B, T, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromMerged := forward(mergedNet)
+	moved := 0.0
+	for i := range want {
+		if d := math.Abs(float64(fromMerged[i] - withAdapter[i])); !(d <= 1e-5) {
+			t.Fatalf("logit %d: %v merged, %v with the adapter", i, fromMerged[i], withAdapter[i])
+		}
+		moved = max(moved, math.Abs(float64(withAdapter[i]-want[i])))
+	}
+	if moved < 0.1 {
+		t.Errorf("training moved no logit by more than %g", moved)
+	}
+	// With merge, the directory is a full checkpoint to downstream stages.
+	if p, err := loadPolicy(out); err != nil || p.adapter != nil {
+		t.Errorf("loadPolicy of the merged directory: %v, %v; want a full checkpoint", p, err)
+	}
+}
+
+// firstDifference is the first index where a and b differ bit for bit, or -1.
+func firstDifference(a, b []float32) int {
+	for i := range a {
+		if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
+			return i
+		}
+	}
+	if len(a) != len(b) {
+		return min(len(a), len(b))
+	}
+	return -1
 }
 
 // readSFTMetrics reads metrics.jsonl, keeping the numeric fields.
