@@ -1,14 +1,10 @@
 package evaluate
 
 import (
-	"bufio"
-	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 
-	"pipeline/atomicfile"
 	"pipeline/tasks"
 )
 
@@ -53,17 +49,7 @@ func WriteItemLogs(path string, logs []ItemLog) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	return atomicfile.Write(path, 0o644, func(w io.Writer) error {
-		bw := bufio.NewWriter(w)
-		enc := json.NewEncoder(bw)
-		enc.SetEscapeHTML(false)
-		for _, l := range logs {
-			if err := enc.Encode(l); err != nil {
-				return err
-			}
-		}
-		return bw.Flush()
-	})
+	return tasks.WriteJSONL(path, logs)
 }
 
 // Tally is the Score of a set of logged items: acc over Correct, and acc_norm over CorrectNorm when the

@@ -23,6 +23,29 @@ func randTensor(rng *rand.Rand, mean, std float64, shape ...int) *tensor.Dense {
 	return tensor.New(tensor.WithShape(shape...), tensor.WithBacking(v))
 }
 
+// inputNodes makes a float64 node x0, x1, ... in g holding each input.
+func inputNodes(g *gorgonia.ExprGraph, inputs []*tensor.Dense) gorgonia.Nodes {
+	xs := make(gorgonia.Nodes, len(inputs))
+	for i, in := range inputs {
+		xs[i] = gorgonia.NewTensor(g, tensor.Float64, in.Dims(), gorgonia.WithShape(in.Shape()...), gorgonia.WithValue(in), gorgonia.WithName(fmt.Sprintf("x%d", i)))
+	}
+	return xs
+}
+
+// checkNearFloat64 reports the tensor name when its float32 gradient got differs from the float64
+// gradient want, at its worst element, by more than 1e-4 of want's norm.
+func checkNearFloat64(t *testing.T, name string, got []float32, want []float64) {
+	t.Helper()
+	var norm2, maxDiff float64
+	for j, x := range got {
+		norm2 += want[j] * want[j]
+		maxDiff = math.Max(maxDiff, math.Abs(float64(x)-want[j]))
+	}
+	if rel := maxDiff / math.Sqrt(norm2); !(rel <= 1e-4) {
+		t.Errorf("%s: max diff %.3g is %.3g of the float64 gradient's norm", name, maxDiff, rel)
+	}
+}
+
 // gradCheck is the one finite-difference checker every op test uses. It
 // builds out = build(g, xs) from float64 inputs, reduces it to the scalar
 // loss = sum(out ⊙ r) with a fixed random r (or takes out itself when it is a
@@ -36,10 +59,7 @@ func randTensor(rng *rand.Rand, mean, std float64, shape ...int) *tensor.Dense {
 func gradCheck(t *testing.T, inputs []*tensor.Dense, build func(g *gorgonia.ExprGraph, xs gorgonia.Nodes) (*gorgonia.Node, error), tol float64) float64 {
 	t.Helper()
 	g := gorgonia.NewGraph()
-	xs := make(gorgonia.Nodes, len(inputs))
-	for i, in := range inputs {
-		xs[i] = gorgonia.NewTensor(g, tensor.Float64, in.Dims(), gorgonia.WithShape(in.Shape()...), gorgonia.WithValue(in), gorgonia.WithName(fmt.Sprintf("x%d", i)))
-	}
+	xs := inputNodes(g, inputs)
 	out, err := build(g, xs)
 	if err != nil {
 		t.Fatal(err)

@@ -339,15 +339,7 @@ func TestLargeMatchesFloat64(t *testing.T) {
 		t.Errorf("loss float32 %v, float64 %v", loss32, loss.Value().Data())
 	}
 	for i, info := range p.Layout {
-		want := grads[i].Value().Data().([]float64)
-		var norm2, maxDiff float64
-		for j, x := range p.GradOf(info.Name) {
-			norm2 += want[j] * want[j]
-			maxDiff = math.Max(maxDiff, math.Abs(float64(x)-want[j]))
-		}
-		if rel := maxDiff / math.Sqrt(norm2); !(rel <= 1e-4) {
-			t.Errorf("%s: max diff %.3g is %.3g of the float64 gradient's norm", info.Name, maxDiff, rel)
-		}
+		checkNearFloat64(t, info.Name, p.GradOf(info.Name), grads[i].Value().Data().([]float64))
 	}
 }
 

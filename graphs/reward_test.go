@@ -217,10 +217,7 @@ func float64Inputs(p *Params) []*tensor.Dense {
 func symbolicGrad(t *testing.T, inputs []*tensor.Dense, build func(g *gorgonia.ExprGraph, xs gorgonia.Nodes) (*gorgonia.Node, error)) []float64 {
 	t.Helper()
 	g := gorgonia.NewGraph()
-	xs := make(gorgonia.Nodes, len(inputs))
-	for i, in := range inputs {
-		xs[i] = gorgonia.NewTensor(g, tensor.Float64, in.Dims(), gorgonia.WithShape(in.Shape()...), gorgonia.WithValue(in), gorgonia.WithName(fmt.Sprintf("x%d", i)))
-	}
+	xs := inputNodes(g, inputs)
 	loss, err := build(g, xs)
 	if err != nil {
 		t.Fatal(err)

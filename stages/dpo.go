@@ -46,15 +46,13 @@ import (
 type dpoKind struct{}
 
 type dpoOptions struct {
-	Init           string   `yaml:"init" ref:"pretrain|sft" required:"true" doc:"the checkpoint the policy starts from; a LoRA adapter (sft's lora without merge) trains on as one"`
-	Reference      string   `yaml:"reference" ref:"pretrain|sft" doc:"the frozen reference model, loaded apart from the policy; empty means init's checkpoint, or for a LoRA adapter as init its base, scored by the policy's model with the adapter off"`
-	Data           string   `yaml:"data" ref:"tasks" doc:"tasks stage whose prefs_train.jsonl is trained on and prefs_eval.jsonl held out; or set data_files and eval_files"`
-	DataFiles      []string `yaml:"data_files" file:"true" doc:"preference JSONL files {prompt, chosen, rejected} to train on (globs, relative to the config file)"`
-	EvalFiles      []string `yaml:"eval_files" file:"true" doc:"held-out preference JSONL files, with data_files"`
-	Beta           float64  `yaml:"beta" doc:"β: the implicit reward is β log(π/π_ref); larger keeps the policy closer to the reference"`
-	LossType       string   `yaml:"loss_type" doc:"sigmoid (DPO), ipo (log-probabilities averaged per completion token) or hinge"`
-	LabelSmoothing float64  `yaml:"label_smoothing" doc:"ε in [0, 0.5): the assumed rate of flipped preferences (conservative DPO); sigmoid only"`
-	SeqLen         int      `yaml:"seq_len" doc:"tokens per side (prompt + completion; longer sides lose their end); 0 means the init model's n_positions"`
+	Init           string `yaml:"init" ref:"pretrain|sft" required:"true" doc:"the checkpoint the policy starts from; a LoRA adapter (sft's lora without merge) trains on as one"`
+	Reference      string `yaml:"reference" ref:"pretrain|sft" doc:"the frozen reference model, loaded apart from the policy; empty means init's checkpoint, or for a LoRA adapter as init its base, scored by the policy's model with the adapter off"`
+	prefData       `yaml:",inline"`
+	Beta           float64 `yaml:"beta" doc:"β: the implicit reward is β log(π/π_ref); larger keeps the policy closer to the reference"`
+	LossType       string  `yaml:"loss_type" doc:"sigmoid (DPO), ipo (log-probabilities averaged per completion token) or hinge"`
+	LabelSmoothing float64 `yaml:"label_smoothing" doc:"ε in [0, 0.5): the assumed rate of flipped preferences (conservative DPO); sigmoid only"`
+	SeqLen         int     `yaml:"seq_len" doc:"tokens per side (prompt + completion; longer sides lose their end); 0 means the init model's n_positions"`
 	optimOptions   `yaml:",inline"`
 	EvalEvery      int `yaml:"eval_every" doc:"score the held-out pairs every N steps (and at the end)"`
 	Checkpoint     int `yaml:"checkpoint_every" doc:"write a resumable checkpoint every N steps"`
@@ -90,18 +88,9 @@ func (dpoKind) Validate(opts any, run *pipeline.Config, report func(key, msg str
 	} else if err := (losses.DPOConfig{Beta: 1, LossType: losses.DPOLossType(o.LossType), LabelSmoothing: o.LabelSmoothing}).Validate(); err != nil {
 		report("label_smoothing", err.Error())
 	}
-	switch {
-	case o.Data != "" && len(o.DataFiles)+len(o.EvalFiles) > 0:
-		report("data", "set either data (a tasks stage) or data_files and eval_files, not both")
-	case o.Data == "" && len(o.DataFiles) == 0:
-		report("data", "name a tasks stage, or set data_files and eval_files")
-	case o.Data == "" && len(o.EvalFiles) == 0:
-		report("eval_files", "data_files needs held-out pairs in eval_files")
-	}
+	o.prefData.validate(report)
 	// The init checkpoint has the model block's context (pretrain, or a fine-tuning of it).
-	if o.SeqLen < 0 || o.SeqLen > run.Model.NPositions {
-		report("seq_len", fmt.Sprintf("must be in [0, model.n_positions = %d], got %d", run.Model.NPositions, o.SeqLen))
-	}
+	seqLenWithin(report, o.SeqLen, run.Model.NPositions)
 	o.optimOptions.validate(report)
 	positive(report, "eval_every", o.EvalEvery)
 	positive(report, "checkpoint_every", o.Checkpoint)
@@ -166,11 +155,11 @@ func (dpoKind) Run(ctx context.Context, env *pipeline.Env, opts any) error {
 	if err != nil {
 		return err
 	}
-	trainPairs, err := loadPairFiles(env, trainFiles, tok, T)
+	trainPairs, _, err := loadPairFiles(env, trainFiles, tok, T)
 	if err != nil {
 		return err
 	}
-	evalPairs, err := loadPairFiles(env, evalFiles, tok, T)
+	evalPairs, _, err := loadPairFiles(env, evalFiles, tok, T)
 	if err != nil {
 		return err
 	}
@@ -576,53 +565,6 @@ func heldOutBefore(env *pipeline.Env, obj *dpoObjective, pairs []textdata.Pair, 
 		rec[k] = v
 	}
 	return before, env.Metrics.Log(rec)
-}
-
-// pairFiles resolves the training and held-out preference files: the tasks stage's prefs_train.jsonl
-// and prefs_eval.jsonl, or the globs of data_files and eval_files.
-func (o *dpoOptions) pairFiles(env *pipeline.Env) (trainFiles, evalFiles []string, err error) {
-	if o.Data != "" {
-		dir, err := env.Input(o.Data)
-		if err != nil {
-			return nil, nil, err
-		}
-		return []string{filepath.Join(dir, "prefs_train.jsonl")}, []string{filepath.Join(dir, "prefs_eval.jsonl")}, nil
-	}
-	if trainFiles, err = globFiles(env.Config, o.DataFiles); err != nil {
-		return nil, nil, err
-	}
-	evalFiles, err = globFiles(env.Config, o.EvalFiles)
-	return trainFiles, evalFiles, err
-}
-
-// globFiles expands patterns relative to the config file, each sorted, each required to match.
-func globFiles(cfg *pipeline.Config, patterns []string) ([]string, error) {
-	var out []string
-	for _, p := range patterns {
-		m, err := filepath.Glob(cfg.Resolve(p))
-		if err != nil {
-			return nil, err
-		}
-		if len(m) == 0 {
-			return nil, fmt.Errorf("no file matches %q", p)
-		}
-		out = append(out, m...)
-	}
-	return out, nil
-}
-
-// loadPairFiles reads preference files in order, logging what truncation dropped from each.
-func loadPairFiles(env *pipeline.Env, paths []string, tok *tokenizer.Tokenizer, T int) ([]textdata.Pair, error) {
-	var out []textdata.Pair
-	for _, p := range paths {
-		pairs, st, err := textdata.LoadPairs(p, tok, T)
-		if err != nil {
-			return nil, err
-		}
-		env.Logf("%s: %s", p, st)
-		out = append(out, pairs...)
-	}
-	return out, nil
 }
 
 // sameTokenizer refuses a reference whose tokenizer is not the policy's: the two would score different

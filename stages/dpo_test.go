@@ -2,7 +2,6 @@ package stages
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -152,26 +151,9 @@ func TestDPOGradientMatchesFiniteDifference(t *testing.T) {
 		if l := loss(); res.Loss != l {
 			t.Errorf("%s: step's loss %.17g, forward-only loss %.17g", cfg.LossType, res.Loss, l)
 		}
-		const eps = 3e-3
 		for _, name := range []string{"wte.weight", "wpe.weight", "h.0.attn.c_attn.weight", "h.0.mlp.c_proj.weight", "ln_f.bias"} {
 			info, _ := params.Info(name)
-			k := info.Offset
-			for i := info.Offset; i < info.Offset+info.Size; i++ {
-				if math.Abs(float64(grads[i])) > math.Abs(float64(grads[k])) {
-					k = i
-				}
-			}
-			orig := params.Data[k]
-			params.Data[k] = orig + eps
-			up := loss()
-			params.Data[k] = orig - eps
-			down := loss()
-			params.Data[k] = orig
-			fd := (up - down) / (2 * eps)
-			t.Logf("%s %s[%d]: step %.6g, finite difference %.6g", cfg.LossType, name, k-info.Offset, grads[k], fd)
-			if math.Abs(float64(grads[k])-fd) > 0.01*math.Abs(fd) || fd == 0 {
-				t.Errorf("%s %s[%d]: gradient %.6g, finite difference %.6g", cfg.LossType, name, k-info.Offset, grads[k], fd)
-			}
+			checkLargestGradient(t, string(cfg.LossType)+" "+name, params.Data, grads, info.Offset, info.Size, loss)
 		}
 	}
 }
@@ -281,46 +263,8 @@ func runToyDPO(t *testing.T, dir string, stopAt int) error {
 	t.Helper()
 	writeToyCorpus(t, dir)
 	writeToyPrefs(t, dir)
-	if err := os.WriteFile(filepath.Join(dir, "run.yaml"), []byte(toyPretrainConfig+toyDPOStage), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := pipeline.Load(filepath.Join(dir, "run.yaml"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	testHookDPOStep = func(step int) {
-		if step == stopAt {
-			cancel() // as Ctrl-C during step stopAt+1: the step finishes, a checkpoint is written
-		}
-	}
-	defer func() { testHookDPOStep = nil }()
-	return pipeline.Run(ctx, cfg, pipeline.RunOptions{})
-}
-
-// readMetrics reads metrics.jsonl into one map per line.
-func readDPOMetrics(t *testing.T, path string) []map[string]float64 {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []map[string]float64
-	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		var m map[string]any
-		if err := json.Unmarshal([]byte(line), &m); err != nil {
-			t.Fatal(err)
-		}
-		rec := map[string]float64{}
-		for k, v := range m {
-			if f, ok := v.(float64); ok {
-				rec[k] = f
-			}
-		}
-		out = append(out, rec)
-	}
-	return out
+	_, err := runToyConfig(t, dir, toyPretrainConfig+toyDPOStage, &testHookDPOStep, stopAt)
+	return err
 }
 
 // The DPO stage end to end on toy data, from a pretrain checkpoint: the loss starts at ln 2 with a
@@ -335,7 +279,7 @@ func TestDPOStage(t *testing.T) {
 	out := filepath.Join(straight, "out/toy/dpo")
 
 	t.Run("metrics", func(t *testing.T) {
-		recs := readDPOMetrics(t, filepath.Join(out, "metrics.jsonl"))
+		recs := readMetrics(t, filepath.Join(out, "metrics.jsonl"))
 		if len(recs) != toyDPOSteps+1 {
 			t.Fatalf("%d metrics records, want step 0 (held-out before training) and steps 1..%d", len(recs), toyDPOSteps)
 		}
@@ -453,7 +397,7 @@ func TestDPOStage(t *testing.T) {
 			if !bytes.Equal(got, want) {
 				t.Fatalf("k=%d: resumed weights differ from the uninterrupted run", k)
 			}
-			if n := len(readDPOMetrics(t, filepath.Join(dir, "out/toy/dpo/metrics.jsonl"))); n != toyDPOSteps+1 {
+			if n := len(readMetrics(t, filepath.Join(dir, "out/toy/dpo/metrics.jsonl"))); n != toyDPOSteps+1 {
 				t.Errorf("k=%d: %d metrics records after resuming, want %d", k, n, toyDPOSteps+1)
 			}
 		}
@@ -510,22 +454,8 @@ func runToyLoRADPO(t *testing.T, dir string, stopAt int) error {
 	t.Helper()
 	writeToyCorpus(t, dir)
 	writeToyPrefs(t, dir)
-	if err := os.WriteFile(filepath.Join(dir, "run.yaml"), []byte(toySFTConfig+toyLoRADPO), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := pipeline.Load(filepath.Join(dir, "run.yaml"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	testHookDPOStep = func(step int) {
-		if step == stopAt {
-			cancel() // as Ctrl-C during step stopAt+1: the step finishes, a checkpoint is written
-		}
-	}
-	defer func() { testHookDPOStep = nil }()
-	return pipeline.Run(ctx, cfg, pipeline.RunOptions{})
+	_, err := runToyConfig(t, dir, toySFTConfig+toyLoRADPO, &testHookDPOStep, stopAt)
+	return err
 }
 
 // DPO from a LoRA adapter trains the adapter over the frozen base, and its reference is the base, scored
@@ -612,7 +542,7 @@ func TestDPOFromLoRA(t *testing.T) {
 		t.Error("the DPO adapter is missing or the SFT adapter unchanged")
 	}
 	// The policy starts as the SFT model, not as the reference: step 0's loss is not ln 2; it falls.
-	recs := readDPOMetrics(t, filepath.Join(out, "metrics.jsonl"))
+	recs := readMetrics(t, filepath.Join(out, "metrics.jsonl"))
 	if first, last := recs[0], recs[len(recs)-1]; first["step"] != 0 || first["val_loss"] == math.Ln2 || !(last["val_loss"] < first["val_loss"]) {
 		t.Errorf("held-out DPO loss %v at step 0 and %v at step %v: want a fall", first["val_loss"], last["val_loss"], last["step"])
 	}
@@ -654,7 +584,7 @@ func TestDPOFromLoRA(t *testing.T) {
 		}
 	}
 	// The policy starts at this reference: step 0's held-out loss is ln 2.
-	if r := readDPOMetrics(t, filepath.Join(out, "metrics.jsonl"))[0]; math.Abs(r["val_loss"]-math.Ln2) > 1e-12 {
+	if r := readMetrics(t, filepath.Join(out, "metrics.jsonl"))[0]; math.Abs(r["val_loss"]-math.Ln2) > 1e-12 {
 		t.Errorf("reference: sft: step 0's held-out loss %v, want ln 2", r["val_loss"])
 	}
 }

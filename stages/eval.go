@@ -1,11 +1,8 @@
 package stages
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -370,28 +367,6 @@ func (o *evalOptions) summarize(env *pipeline.Env, r *evaluate.Report, truncated
 		env.SetSummary("bits_per_byte", bpb)
 	}
 	env.SetSummary("truncated", truncated)
-}
-
-// readItems reads a split file of the tasks stage, one tasks.Item a line.
-func readItems(path string) ([]tasks.Item, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	dec := json.NewDecoder(bufio.NewReader(f))
-	dec.DisallowUnknownFields()
-	var out []tasks.Item
-	for {
-		var it tasks.Item
-		if err := dec.Decode(&it); err == io.EOF {
-			break
-		} else if err != nil {
-			return nil, fmt.Errorf("%s: item %d: %w", path, len(out)+1, err)
-		}
-		out = append(out, it)
-	}
-	return out, nil
 }
 
 // noRepeats reports a value named twice in a list option.

@@ -1,13 +1,16 @@
 package stages
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 
 	"pipeline/atomicfile"
 	"pipeline/graphs"
 	"pipeline/sample"
+	"pipeline/textdata"
 	"pipeline/tokenizer"
 )
 
@@ -56,4 +59,24 @@ func sampleGreedy(ctx context.Context, cfg *graphs.Config, params *graphs.Params
 		return "", err
 	}
 	return string(gen.Text), nil
+}
+
+// writeTokenizerConfig writes Hugging Face's tokenizer_config.json: the chat template the data was
+// rendered with and the special tokens it ends and pads with, so apply_chat_template reproduces it.
+func writeTokenizerConfig(path string, maxLen int) error {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false) // the special tokens' < and > as they are
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(map[string]any{
+		"tokenizer_class":  "PreTrainedTokenizerFast",
+		"chat_template":    textdata.ChatTemplate,
+		"bos_token":        tokenizer.EndOfText,
+		"eos_token":        tokenizer.EndOfText,
+		"pad_token":        tokenizer.EndOfText,
+		"model_max_length": maxLen,
+	}); err != nil {
+		return err
+	}
+	return atomicfile.WriteFile(path, b.Bytes(), 0o644)
 }

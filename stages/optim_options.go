@@ -37,20 +37,26 @@ func (o *optimOptions) validate(report func(key, msg string)) {
 	if o.WarmupSteps > o.MaxSteps {
 		report("warmup_steps", fmt.Sprintf("%d warmup steps exceed max_steps %d", o.WarmupSteps, o.MaxSteps))
 	}
-	if !(o.MinLRRatio >= 0 && o.MinLRRatio <= 1) {
-		report("min_lr_ratio", fmt.Sprintf("must be in [0, 1], got %g", o.MinLRRatio))
-	}
-	if !(o.Beta1 >= 0 && o.Beta1 < 1) {
-		report("beta1", fmt.Sprintf("must be in [0, 1), got %g", o.Beta1))
-	}
-	if !(o.Beta2 >= 0 && o.Beta2 < 1) {
-		report("beta2", fmt.Sprintf("must be in [0, 1), got %g", o.Beta2))
-	}
+	validateRatios(report, o.MinLRRatio, o.Beta1, o.Beta2)
 	if o.WeightDecay < 0 {
 		report("weight_decay", "must not be negative")
 	}
 	if o.GradClip < 0 {
 		report("grad_clip", "must not be negative")
+	}
+}
+
+// validateRatios reports a min_lr_ratio outside [0, 1] and AdamW's beta1 or beta2 outside [0, 1), the
+// checks ppo, with optimizer keys of its own, shares with optimOptions.
+func validateRatios(report func(key, msg string), minLRRatio, beta1, beta2 float64) {
+	if !(minLRRatio >= 0 && minLRRatio <= 1) {
+		report("min_lr_ratio", fmt.Sprintf("must be in [0, 1], got %g", minLRRatio))
+	}
+	if !(beta1 >= 0 && beta1 < 1) {
+		report("beta1", fmt.Sprintf("must be in [0, 1), got %g", beta1))
+	}
+	if !(beta2 >= 0 && beta2 < 1) {
+		report("beta2", fmt.Sprintf("must be in [0, 1), got %g", beta2))
 	}
 }
 
@@ -74,5 +80,12 @@ func paramSpecs(p *graphs.Params) []optim.Spec {
 func positive(report func(key, msg string), key string, v int) {
 	if v <= 0 {
 		report(key, fmt.Sprintf("must be positive, got %d", v))
+	}
+}
+
+// seqLenWithin reports a seq_len outside [0, n_positions]; 0 means the whole context.
+func seqLenWithin(report func(key, msg string), seqLen, nPositions int) {
+	if seqLen < 0 || seqLen > nPositions {
+		report("seq_len", fmt.Sprintf("must be in [0, model.n_positions = %d], got %d", nPositions, seqLen))
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"pipeline/graphs"
 	"pipeline/optim"
@@ -164,15 +163,7 @@ func (ppoKind) Validate(opts any, run *pipeline.Config, report func(key, msg str
 			report("lr", err.Error())
 		}
 	}
-	if !(o.MinLRRatio >= 0 && o.MinLRRatio <= 1) {
-		report("min_lr_ratio", fmt.Sprintf("must be in [0, 1], got %g", o.MinLRRatio))
-	}
-	if !(o.Beta1 >= 0 && o.Beta1 < 1) {
-		report("beta1", fmt.Sprintf("must be in [0, 1), got %g", o.Beta1))
-	}
-	if !(o.Beta2 >= 0 && o.Beta2 < 1) {
-		report("beta2", fmt.Sprintf("must be in [0, 1), got %g", o.Beta2))
-	}
+	validateRatios(report, o.MinLRRatio, o.Beta1, o.Beta2)
 	positive(report, "checkpoint_every", o.Checkpoint)
 	positive(report, "keep_last", o.KeepLast)
 }
@@ -356,14 +347,7 @@ var testHookPPOStep func(step int)
 
 // promptFiles resolves the prompt files: the tasks stage's prompts.jsonl, or the globs of prompt_files.
 func (o *ppoOptions) promptFiles(env *pipeline.Env) ([]string, error) {
-	if o.Prompts != "" {
-		dir, err := env.Input(o.Prompts)
-		if err != nil {
-			return nil, err
-		}
-		return []string{filepath.Join(dir, "prompts.jsonl")}, nil
-	}
-	return globFiles(env.Config, o.PromptFiles)
+	return taskFiles(env, o.Prompts, "prompts.jsonl", o.PromptFiles)
 }
 
 func init() { pipeline.Register(ppoKind{}) }

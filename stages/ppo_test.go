@@ -2,7 +2,6 @@ package stages
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -66,22 +65,8 @@ func runToyPPO(t *testing.T, dir string, stopAt int) error {
 	writeToyCorpus(t, dir)
 	writeRewardPrefs(t, dir)
 	writePPOPrompts(t, dir)
-	if err := os.WriteFile(filepath.Join(dir, "run.yaml"), []byte(toyPretrainConfig+toyRewardStage+toyPPOStage), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := pipeline.Load(filepath.Join(dir, "run.yaml"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	testHookPPOStep = func(step int) {
-		if step == stopAt {
-			cancel() // as Ctrl-C during update stopAt+1: the update finishes, a checkpoint is written
-		}
-	}
-	defer func() { testHookPPOStep = nil }()
-	return pipeline.Run(ctx, cfg, pipeline.RunOptions{})
+	_, err := runToyConfig(t, dir, toyPretrainConfig+toyRewardStage+toyPPOStage, &testHookPPOStep, stopAt)
+	return err
 }
 
 // checkRolloutRewards recomputes each row's rewards from the rollout's own numbers: -β k1 at every
@@ -165,7 +150,7 @@ func TestPPOStage(t *testing.T) {
 	t.Logf("responses with <|endoftext|>: %d, without: %d", withEOS, withoutEOS)
 
 	out := filepath.Join(straight, "out/toy/ppo")
-	recs := readDPOMetrics(t, filepath.Join(out, "metrics.jsonl"))
+	recs := readMetrics(t, filepath.Join(out, "metrics.jsonl"))
 	if len(recs) != 120 {
 		t.Fatalf("%d metrics records, want 30 iterations x 2 epochs x 2 minibatches = 120", len(recs))
 	}
@@ -236,7 +221,7 @@ func TestPPOStage(t *testing.T) {
 			t.Errorf("%s: resumed weights differ from the uninterrupted run", f)
 		}
 	}
-	got := readDPOMetrics(t, filepath.Join(resumed, "out/toy/ppo/metrics.jsonl"))
+	got := readMetrics(t, filepath.Join(resumed, "out/toy/ppo/metrics.jsonl"))
 	if len(got) != len(recs) {
 		t.Fatalf("resumed metrics.jsonl has %d records, the straight run %d", len(got), len(recs))
 	}
@@ -384,7 +369,6 @@ func TestPPOUpdateGradientMatchesFiniteDifference(t *testing.T) {
 	if got, want := pm.Loss+o.VFCoef*vm.Loss, loss(); math.Abs(got-want) > 1e-6 {
 		t.Errorf("update's loss %v, forward-only loss over the rows in order %v", got, want)
 	}
-	const eps = 3e-3
 	for _, spec := range ps.specs {
 		switch spec.Name {
 		case "policy/wte.weight", "policy/h.0.attn.c_attn.weight", "policy/ln_f.bias",
@@ -392,22 +376,6 @@ func TestPPOUpdateGradientMatchesFiniteDifference(t *testing.T) {
 		default:
 			continue
 		}
-		k := spec.Offset
-		for i := spec.Offset; i < spec.Offset+spec.Size; i++ {
-			if math.Abs(float64(ps.grads[i])) > math.Abs(float64(ps.grads[k])) {
-				k = i
-			}
-		}
-		orig := ps.data[k]
-		ps.data[k] = orig + eps
-		up := loss()
-		ps.data[k] = orig - eps
-		down := loss()
-		ps.data[k] = orig
-		fd := (up - down) / (2 * eps)
-		t.Logf("%s[%d]: update %.6g, finite difference %.6g", spec.Name, k-spec.Offset, ps.grads[k], fd)
-		if math.Abs(float64(ps.grads[k])-fd) > 0.01*math.Abs(fd) || fd == 0 {
-			t.Errorf("%s[%d]: gradient %.6g, finite difference %.6g", spec.Name, k-spec.Offset, ps.grads[k], fd)
-		}
+		checkLargestGradient(t, spec.Name, ps.data, ps.grads, spec.Offset, spec.Size, loss)
 	}
 }

@@ -57,9 +57,7 @@ func (pretrainKind) Validate(opts any, run *pipeline.Config, report func(key, ms
 	if _, err := objective.New(o.Objective); err != nil {
 		report("objective", err.Error())
 	}
-	if o.SeqLen < 0 || o.SeqLen > run.Model.NPositions {
-		report("seq_len", fmt.Sprintf("must be in [0, model.n_positions = %d], got %d", run.Model.NPositions, o.SeqLen))
-	}
+	seqLenWithin(report, o.SeqLen, run.Model.NPositions)
 	o.optimOptions.validate(report)
 	positive(report, "eval_every", o.EvalEvery)
 	positive(report, "eval_batches", o.EvalBatches)

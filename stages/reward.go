@@ -3,7 +3,6 @@ package stages
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 
 	"pipeline/graphs"
 	"pipeline/losses"
@@ -29,12 +28,10 @@ import (
 type rewardKind struct{}
 
 type rewardOptions struct {
-	Init         string   `yaml:"init" ref:"pretrain|sft" required:"true" doc:"the checkpoint whose decoder the reward model starts from; the architecture and the tokenizer come from it"`
-	Data         string   `yaml:"data" ref:"tasks" doc:"a tasks stage whose prefs_train.jsonl is trained on and prefs_eval.jsonl held out; or set data_files and eval_files"`
-	DataFiles    []string `yaml:"data_files" file:"true" doc:"preference JSONL files {prompt, chosen, rejected} to train on (globs, relative to the config file)"`
-	EvalFiles    []string `yaml:"eval_files" file:"true" doc:"held-out preference JSONL files, with data_files"`
-	Center       float64  `yaml:"center_rewards_coefficient" doc:"c: adds c · mean((r_w + r_l)²) to the loss, which keeps rewards near 0 (TRL's center_rewards_coefficient; 0 turns it off)"`
-	SeqLen       int      `yaml:"seq_len" doc:"tokens per side (prompt + answer + <|endoftext|>; longer sides lose their end, and pairs then identical are dropped); 0 means the init model's n_positions"`
+	Init         string `yaml:"init" ref:"pretrain|sft" required:"true" doc:"the checkpoint whose decoder the reward model starts from; the architecture and the tokenizer come from it"`
+	prefData     `yaml:",inline"`
+	Center       float64 `yaml:"center_rewards_coefficient" doc:"c: adds c · mean((r_w + r_l)²) to the loss, which keeps rewards near 0 (TRL's center_rewards_coefficient; 0 turns it off)"`
+	SeqLen       int     `yaml:"seq_len" doc:"tokens per side (prompt + answer + <|endoftext|>; longer sides lose their end, and pairs then identical are dropped); 0 means the init model's n_positions"`
 	optimOptions `yaml:",inline"`
 	EvalEvery    int `yaml:"eval_every" doc:"score the held-out pairs every N steps (and at the end)"`
 	Checkpoint   int `yaml:"checkpoint_every" doc:"write a resumable checkpoint every N steps"`
@@ -63,21 +60,12 @@ func (rewardKind) Defaults() any {
 
 func (rewardKind) Validate(opts any, run *pipeline.Config, report func(key, msg string)) {
 	o := opts.(*rewardOptions)
-	switch {
-	case o.Data != "" && len(o.DataFiles)+len(o.EvalFiles) > 0:
-		report("data", "set either data (a tasks stage) or data_files and eval_files, not both")
-	case o.Data == "" && len(o.DataFiles) == 0:
-		report("data", "name a tasks stage, or set data_files and eval_files")
-	case o.Data == "" && len(o.EvalFiles) == 0:
-		report("eval_files", "data_files needs held-out pairs in eval_files")
-	}
+	o.prefData.validate(report)
 	if !(o.Center >= 0) {
 		report("center_rewards_coefficient", fmt.Sprintf("must not be negative, got %g", o.Center))
 	}
 	// The init checkpoint was trained with the model block's context (pretrain, or an sft of one).
-	if o.SeqLen < 0 || o.SeqLen > run.Model.NPositions {
-		report("seq_len", fmt.Sprintf("must be in [0, model.n_positions = %d], got %d", run.Model.NPositions, o.SeqLen))
-	}
+	seqLenWithin(report, o.SeqLen, run.Model.NPositions)
 	o.optimOptions.validate(report)
 	positive(report, "eval_every", o.EvalEvery)
 	positive(report, "checkpoint_every", o.Checkpoint)
@@ -123,11 +111,11 @@ func (rewardKind) Run(ctx context.Context, env *pipeline.Env, opts any) error {
 	if err != nil {
 		return err
 	}
-	trainPairs, trainStats, err := loadRewardPairs(env, trainFiles, tok, T)
+	trainPairs, trainStats, err := loadPairFiles(env, trainFiles, tok, T)
 	if err != nil {
 		return err
 	}
-	evalPairs, evalStats, err := loadRewardPairs(env, evalFiles, tok, T)
+	evalPairs, evalStats, err := loadPairFiles(env, evalFiles, tok, T)
 	if err != nil {
 		return err
 	}
@@ -323,43 +311,6 @@ func checkSavedReward(dir string, like *graphs.RewardModel, pairs []textdata.Pai
 		}
 	}
 	return nil
-}
-
-// pairFiles resolves the training and held-out preference files: the tasks stage's prefs_train.jsonl
-// and prefs_eval.jsonl, or the globs of data_files and eval_files.
-func (o *rewardOptions) pairFiles(env *pipeline.Env) (trainFiles, evalFiles []string, err error) {
-	if o.Data != "" {
-		dir, err := env.Input(o.Data)
-		if err != nil {
-			return nil, nil, err
-		}
-		return []string{filepath.Join(dir, "prefs_train.jsonl")}, []string{filepath.Join(dir, "prefs_eval.jsonl")}, nil
-	}
-	if trainFiles, err = globFiles(env.Config, o.DataFiles); err != nil {
-		return nil, nil, err
-	}
-	evalFiles, err = globFiles(env.Config, o.EvalFiles)
-	return trainFiles, evalFiles, err
-}
-
-// loadRewardPairs reads preference files in order, logging and adding up what truncation dropped.
-func loadRewardPairs(env *pipeline.Env, paths []string, tok *tokenizer.Tokenizer, T int) ([]textdata.Pair, textdata.Stats, error) {
-	var out []textdata.Pair
-	var total textdata.Stats
-	for _, p := range paths {
-		pairs, st, err := textdata.LoadPairs(p, tok, T)
-		if err != nil {
-			return nil, total, err
-		}
-		env.Logf("%s: %s", p, st)
-		out = append(out, pairs...)
-		total.Records += st.Records
-		total.Kept += st.Kept
-		total.Truncated += st.Truncated
-		total.TokensCut += st.TokensCut
-		total.Identical += st.Identical
-	}
-	return out, total, nil
 }
 
 // testHookRewardStep, when set by a test, is called before every reward-model step (to interrupt a run

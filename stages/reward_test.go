@@ -2,7 +2,6 @@ package stages
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -77,22 +76,8 @@ func runToyReward(t *testing.T, dir string, stopAt int) error {
 	t.Helper()
 	writeToyCorpus(t, dir)
 	writeRewardPrefs(t, dir)
-	if err := os.WriteFile(filepath.Join(dir, "run.yaml"), []byte(toyPretrainConfig+toyRewardStage), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := pipeline.Load(filepath.Join(dir, "run.yaml"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	testHookRewardStep = func(step int) {
-		if step == stopAt {
-			cancel() // as Ctrl-C during step stopAt+1: the step finishes, a checkpoint is written
-		}
-	}
-	defer func() { testHookRewardStep = nil }()
-	return pipeline.Run(ctx, cfg, pipeline.RunOptions{})
+	_, err := runToyConfig(t, dir, toyPretrainConfig+toyRewardStage, &testHookRewardStep, stopAt)
+	return err
 }
 
 // The reward stage end to end on toy data, from a pretrain checkpoint: held-out accuracy rises from
@@ -121,7 +106,7 @@ func TestRewardStage(t *testing.T) {
 	if m.Summary["identical_pairs_dropped"] != 1.0 || m.Summary["train_pairs"] != 96.0 || m.Summary["eval_pairs"] != 40.0 {
 		t.Errorf("summary %v", m.Summary)
 	}
-	recs := readDPOMetrics(t, filepath.Join(out, "metrics.jsonl"))
+	recs := readMetrics(t, filepath.Join(out, "metrics.jsonl"))
 	if len(recs) != 40 {
 		t.Fatalf("%d metrics records, want 40", len(recs))
 	}

@@ -1,20 +1,15 @@
 package stages
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 
-	"pipeline/atomicfile"
 	"pipeline/graphs"
 	"pipeline/optim"
 	"pipeline/pipeline"
@@ -513,21 +508,14 @@ func adapterTuning(in tuningInput, a *graphs.Adapter) (*tuning, error) {
 
 // trainFiles is the training data: the tasks stage's sft.jsonl, or the files of data_files.
 func (o *sftOptions) trainFiles(env *pipeline.Env) ([]string, error) {
-	if o.Data == "" {
-		return sftGlob(env.Config, o.DataFiles)
-	}
-	dir, err := env.Input(o.Data)
-	if err != nil {
-		return nil, err
-	}
-	return []string{filepath.Join(dir, "sft.jsonl")}, nil
+	return taskFiles(env, o.Data, "sft.jsonl", o.DataFiles)
 }
 
 // heldOutFiles is the held-out data: the tasks stage's eval items, written as eval.jsonl in the stage
 // directory, or the files of eval_data_files; none when neither is given.
 func (o *sftOptions) heldOutFiles(env *pipeline.Env) ([]string, error) {
 	if o.EvalData == "" {
-		return sftGlob(env.Config, o.EvalDataFiles)
+		return globFiles(env.Config, o.EvalDataFiles)
 	}
 	dir, err := env.Input(o.EvalData)
 	if err != nil {
@@ -535,22 +523,6 @@ func (o *sftOptions) heldOutFiles(env *pipeline.Env) ([]string, error) {
 	}
 	path := env.Path("eval.jsonl")
 	return []string{path}, writeTaskEvalRows(dir, path)
-}
-
-// sftGlob expands file patterns relative to the config file, each sorted, in pattern order.
-func sftGlob(cfg *pipeline.Config, patterns []string) ([]string, error) {
-	var out []string
-	for _, p := range patterns {
-		matches, err := filepath.Glob(cfg.Resolve(p))
-		if err != nil {
-			return nil, err
-		}
-		if len(matches) == 0 {
-			return nil, fmt.Errorf("no file matches %q", p)
-		}
-		out = append(out, matches...)
-	}
-	return out, nil
 }
 
 // writeTaskEvalRows writes the eval split of every task under a tasks stage directory as SFT rows,
@@ -576,17 +548,7 @@ func writeTaskEvalRows(tasksDir, path string) error {
 	if len(rows) == 0 {
 		return fmt.Errorf("%s: no task has an eval split", tasksDir)
 	}
-	return atomicfile.Write(path, 0o644, func(w io.Writer) error {
-		bw := bufio.NewWriter(w)
-		enc := json.NewEncoder(bw)
-		enc.SetEscapeHTML(false)
-		for _, r := range rows {
-			if err := enc.Encode(r); err != nil {
-				return err
-			}
-		}
-		return bw.Flush()
-	})
+	return tasks.WriteJSONL(path, rows)
 }
 
 // loadSFTFiles loads SFT files into sequences of at most T+1 tokens, in file order, logging what each kept.
@@ -694,26 +656,6 @@ func greedyAnswers(ctx context.Context, p *policy, tok *tokenizer.Tokenizer, cas
 		out[i] = string(gen.Text)
 	}
 	return out, nil
-}
-
-// writeTokenizerConfig writes Hugging Face's tokenizer_config.json: the chat template the data was
-// rendered with and the special tokens it ends and pads with, so apply_chat_template reproduces it.
-func writeTokenizerConfig(path string, maxLen int) error {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false) // the special tokens' < and > as they are
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(map[string]any{
-		"tokenizer_class":  "PreTrainedTokenizerFast",
-		"chat_template":    textdata.ChatTemplate,
-		"bos_token":        tokenizer.EndOfText,
-		"eos_token":        tokenizer.EndOfText,
-		"pad_token":        tokenizer.EndOfText,
-		"model_max_length": maxLen,
-	}); err != nil {
-		return err
-	}
-	return atomicfile.WriteFile(path, b.Bytes(), 0o644)
 }
 
 // testHookSFTStep, when set by a test, is called before every sft training step.

@@ -78,24 +78,7 @@ func runToySFT(t *testing.T, dir, sftOptions string, stopAt int) (string, error)
 func runToySFTConfig(t *testing.T, dir, config string, stopAt int) (string, error) {
 	t.Helper()
 	writeToyCorpus(t, dir)
-	if err := os.WriteFile(filepath.Join(dir, "run.yaml"), []byte(config), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := pipeline.Load(filepath.Join(dir, "run.yaml"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	testHookSFTStep = func(step int) {
-		if step == stopAt {
-			cancel() // as Ctrl-C during step stopAt+1: the step finishes, a checkpoint is written
-		}
-	}
-	defer func() { testHookSFTStep = nil }()
-	var log bytes.Buffer
-	err = pipeline.Run(ctx, cfg, pipeline.RunOptions{Out: &log})
-	return log.String(), err
+	return runToyConfig(t, dir, config, &testHookSFTStep, stopAt)
 }
 
 const sftFromTasks = "    data: tasks\n    eval_data: tasks\n"
@@ -121,7 +104,7 @@ func TestSFTStage(t *testing.T) {
 
 	// The loss falls: the held-out loss at the end is below the one after 4 steps, and so is the
 	// training loss over the last 4 steps against the first 4.
-	recs := readSFTMetrics(t, filepath.Join(out, "metrics.jsonl"))
+	recs := readMetrics(t, filepath.Join(out, "metrics.jsonl"))
 	if len(recs) != 12 {
 		t.Fatalf("%d metrics records, want 12", len(recs))
 	}
@@ -450,7 +433,7 @@ func TestSFTAdapterMethods(t *testing.T) {
 			}
 			// The held-out loss falls while the adapter trains. (Against the init model's it need not: a
 			// random soft prompt first dilutes the toy model's attention, and 12 steps do not win that back.)
-			recs := readSFTMetrics(t, filepath.Join(out, "metrics.jsonl"))
+			recs := readMetrics(t, filepath.Join(out, "metrics.jsonl"))
 			if v4, v12 := recs[3]["val_loss"], recs[11]["val_loss"]; !(v12 < v4) || m.Summary["val_loss"] != v12 {
 				t.Errorf("held-out loss %.4f at step 4, %.4f at step 12, %v in the summary: want a fall, and the last in the summary", v4, v12, m.Summary["val_loss"])
 			}
@@ -598,28 +581,4 @@ func firstDifference(a, b []float32) int {
 		return min(len(a), len(b))
 	}
 	return -1
-}
-
-// readSFTMetrics reads metrics.jsonl, keeping the numeric fields.
-func readSFTMetrics(t *testing.T, path string) []map[string]float64 {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []map[string]float64
-	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		var raw map[string]any
-		if err := json.Unmarshal([]byte(line), &raw); err != nil {
-			t.Fatal(err)
-		}
-		rec := map[string]float64{}
-		for k, v := range raw {
-			if f, ok := v.(float64); ok {
-				rec[k] = f
-			}
-		}
-		out = append(out, rec)
-	}
-	return out
 }

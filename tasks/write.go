@@ -59,7 +59,7 @@ func (d *Data) Write(dir string) error {
 			for i, ex := range split.exs {
 				items[i] = ex.item
 			}
-			if err := writeJSONL(filepath.Join(sub, split.name+".jsonl"), items); err != nil {
+			if err := WriteJSONL(filepath.Join(sub, split.name+".jsonl"), items); err != nil {
 				return err
 			}
 		}
@@ -79,16 +79,16 @@ func (d *Data) Write(dir string) error {
 }
 
 func writeAll(dir string, sft []sftRow, prefsTrain, prefsEval []prefRow, prompts []promptRow) error {
-	if err := writeJSONL(filepath.Join(dir, "sft.jsonl"), sft); err != nil {
+	if err := WriteJSONL(filepath.Join(dir, "sft.jsonl"), sft); err != nil {
 		return err
 	}
-	if err := writeJSONL(filepath.Join(dir, "prefs_train.jsonl"), prefsTrain); err != nil {
+	if err := WriteJSONL(filepath.Join(dir, "prefs_train.jsonl"), prefsTrain); err != nil {
 		return err
 	}
-	if err := writeJSONL(filepath.Join(dir, "prefs_eval.jsonl"), prefsEval); err != nil {
+	if err := WriteJSONL(filepath.Join(dir, "prefs_eval.jsonl"), prefsEval); err != nil {
 		return err
 	}
-	return writeJSONL(filepath.Join(dir, "prompts.jsonl"), prompts)
+	return WriteJSONL(filepath.Join(dir, "prompts.jsonl"), prompts)
 }
 
 func sftRows(exs []example) []sftRow {
@@ -119,8 +119,8 @@ func shuffle[T any](rng *rand.Rand, rows []T) {
 	rng.Shuffle(len(rows), func(i, j int) { rows[i], rows[j] = rows[j], rows[i] })
 }
 
-// writeJSONL writes rows to path, one JSON object a line, with <, > and & left as they are.
-func writeJSONL[T any](path string, rows []T) error {
+// WriteJSONL writes rows to path atomically, one JSON object a line, with <, > and & left as they are.
+func WriteJSONL[T any](path string, rows []T) error {
 	return atomicfile.Write(path, 0o644, func(w io.Writer) error {
 		bw := bufio.NewWriter(w)
 		enc := json.NewEncoder(bw)
