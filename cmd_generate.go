@@ -35,6 +35,9 @@ func generateCommand() *cli.Command {
 			&cli.BoolFlag{Name: "greedy", Usage: "always take the most likely token (ignores temperature, top-k, top-p)"},
 		},
 		Action: func(c *cli.Context) error {
+			if p := c.Float64("top-p"); p <= 0 {
+				return fmt.Errorf("%w: --top-p %g: want a probability in (0, 1] (1 keeps every token)", errUsage, p)
+			}
 			o := generateOptions{
 				Checkpoint: c.String("checkpoint"),
 				Prompt:     c.String("prompt"),

@@ -19,7 +19,7 @@ func scoreCommand() *cli.Command {
 		Description: "DIR is a reward model directory as the reward stage writes it (config.json naming\n" +
 			"GPT2ForSequenceClassification, model.safetensors with score.weight, tokenizer.json). The prompt and\n" +
 			"the response are rendered as in training, prompt + response + <|endoftext|>, with any special token's\n" +
-			"text inside them kept as ordinary text, and cut to the model's context, keeping the start. The score\n" +
+			"text inside them kept as ordinary text; together they must fit the model's context. The score\n" +
 			"r(x, y) is the head read at the last token; higher means more preferred.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "checkpoint", Usage: "reward model `DIR` with tokenizer.json", Required: true},
@@ -58,7 +58,11 @@ func runScore(_ context.Context, o scoreOptions, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	ids := pair.Chosen.Truncate(cfg.NPositions).IDs
+	ids := pair.Chosen.IDs
+	if len(ids) > cfg.NPositions {
+		// Cutting from the end, as training does, would drop the response and score the prompt alone.
+		return fmt.Errorf("%w: prompt and response are %d tokens, the model's context is %d", errUsage, len(ids), cfg.NPositions)
+	}
 	m, err := graphs.NewRewardModel(cfg, params, 1, len(ids), false, 0)
 	if err != nil {
 		return err

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
@@ -42,6 +43,12 @@ func main() {
 			tasksCommand(),
 		},
 	}
+	// A bad flag or flag value is a usage error (exit status 2), for the app and for every command.
+	usage := func(_ *cli.Context, err error, _ bool) error { return fmt.Errorf("%w: %v", errUsage, err) }
+	app.OnUsageError = usage
+	for _, cmd := range app.Commands {
+		cmd.OnUsageError = usage
+	}
 	os.Exit(exitCode(app.RunContext(ctx, flagsFirst(app, os.Args))))
 }
 
@@ -59,7 +66,7 @@ func exitCode(err error) int {
 	case errors.Is(err, pipeline.ErrInterrupted), errors.Is(err, context.Canceled):
 		fmt.Fprintln(os.Stderr, "pipeline:", err)
 		return 130
-	case errors.Is(err, errUsage):
+	case errors.Is(err, errUsage), errors.Is(err, pipeline.ErrUsage), strings.HasPrefix(err.Error(), "Required flag"):
 		fmt.Fprintln(os.Stderr, "pipeline:", err)
 		return 2
 	}

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"gopkg.in/yaml.v3"
 )
 
 func writeConfig(t *testing.T, dir, text string) string {
@@ -154,5 +156,40 @@ func TestSetOverrides(t *testing.T) {
 		if p.String() != want[i] {
 			t.Errorf("problem %d:\n got %q\nwant %q", i, p.String(), want[i])
 		}
+	}
+}
+
+// A problem with a value the file does not spell out (a default) points at its stage; an empty run name and
+// names the runner uses itself are refused.
+func TestValidateDefaultsAndReservedNames(t *testing.T) {
+	path := writeConfig(t, t.TempDir(), `run: test
+stages:
+  - name: shards
+    kind: count
+    steps: 1
+  - name: b.partial
+    kind: count
+    steps: 1
+`)
+	_, err := Load(path, []string{"run="})
+	ps, _ := AsProblems(err)
+	want := []string{
+		path + `:1:1: run: must not be empty: it names the run's output directory`,
+		path + `:3:5: stages[0].name: "shards" is reserved for the runner's own files (shards, *.partial, *.old, *.tmp)`,
+		path + `:6:5: stages[1].name: "b.partial" is reserved for the runner's own files (shards, *.partial, *.old, *.tmp)`,
+	}
+	if len(ps) != len(want) {
+		t.Fatalf("got %d problems, want %d:\n%v", len(ps), len(want), err)
+	}
+	for i, p := range ps {
+		if p.String() != want[i] {
+			t.Errorf("problem %d:\n got %q\nwant %q", i, p.String(), want[i])
+		}
+	}
+	d := newDecoder("f.yaml")
+	stage := &yaml.Node{Line: 7, Column: 5}
+	d.keys["stages[2]"] = stage
+	if got := d.where(d.nearest("stages[2].lora.r")); got != "f.yaml:7:5" {
+		t.Errorf("a default inside a stage is placed at %q, want the stage's f.yaml:7:5", got)
 	}
 }

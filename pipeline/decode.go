@@ -59,6 +59,22 @@ func (d *decoder) where(n *yaml.Node) string {
 	return fmt.Sprintf("%s:%d:%d", d.file, n.Line, n.Column)
 }
 
+// nearest returns the node of path's key or, when the key is not in the file (a default), of the closest
+// enclosing key or stage, so that a problem with a default value still points at its stage.
+func (d *decoder) nearest(path string) *yaml.Node {
+	for path != "" {
+		if n, ok := d.keys[path]; ok {
+			return n
+		}
+		cut := strings.LastIndexAny(path, ".[")
+		if cut < 0 {
+			break
+		}
+		path = path[:cut]
+	}
+	return nil
+}
+
 func (d *decoder) problem(n *yaml.Node, path, format string, args ...any) {
 	d.problems = append(d.problems, Problem{Where: d.where(n), Path: path, Msg: fmt.Sprintf(format, args...)})
 }
@@ -182,6 +198,7 @@ func (d *decoder) decodeStages(n *yaml.Node, v reflect.Value, path string) {
 	for i, item := range n.Content {
 		spath := fmt.Sprintf("%s[%d]", path, i)
 		st := &StageConfig{node: item, path: spath}
+		d.keys[spath] = item
 		stages = append(stages, st)
 		if item.Kind != yaml.MappingNode {
 			d.problem(item, spath, "want a stage mapping with name and kind, got %s", describe(item))

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 )
@@ -16,15 +18,15 @@ import (
 func Load(file string, sets []string) (*Config, error) {
 	data, err := os.ReadFile(file)
 	if err != nil {
-		return nil, err
+		return nil, Problems{{Where: file, Msg: err.Error()}}
 	}
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&doc); err != nil {
-		return nil, Problems{{Where: file, Msg: "not valid YAML: " + err.Error()}}
+	if err := dec.Decode(&doc); err != nil && err != io.EOF {
+		return nil, Problems{{Where: file, Msg: "not valid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}}
 	}
-	if len(doc.Content) == 0 {
-		return nil, Problems{{Where: file, Msg: "the file is empty"}}
+	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+		return nil, Problems{{Where: file, Msg: "the config is empty or not a mapping of keys (run, seed, out_dir, model, stages)"}}
 	}
 	d := newDecoder(file)
 	root := doc.Content[0]

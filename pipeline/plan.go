@@ -23,6 +23,7 @@ type StagePlan struct {
 	Files       []FileHash
 	State       State
 	Progress    *Progress // for partial stages that recorded one
+	Reason      string    // why a stage whose fingerprint matches is stale anyway (a damaged file)
 	Dir         string    // the finished directory <out>/<run>/<stage>
 	WorkDir     string    // where it is built: <out>/<run>/<stage>.partial
 }
@@ -61,6 +62,10 @@ func (p *StagePlan) readState() State {
 	m, err := readManifest(dir)
 	switch {
 	case err == nil && m.Fingerprint == p.Fingerprint && m.Status == "done":
+		if bad := damaged(dir, m.Artifacts); bad != "" {
+			p.Reason = bad
+			return Stale
+		}
 		return Done
 	case err == nil:
 		return Stale
@@ -75,6 +80,23 @@ func (p *StagePlan) Describe() string {
 		return fmt.Sprintf("partial (step %d of %d)", p.Progress.Step, p.Progress.Total)
 	case p.State == Partial:
 		return "partial (no checkpoint yet)"
+	case p.Reason != "":
+		return "stale (" + p.Reason + ")"
 	}
 	return string(p.State)
+}
+
+// damaged checks that every file a finished stage listed in its manifest is still there with its size
+// (hashing every checkpoint at each plan would cost seconds; a size check catches truncation and loss).
+func damaged(dir string, artifacts []Artifact) string {
+	for _, a := range artifacts {
+		info, err := os.Stat(filepath.Join(dir, filepath.FromSlash(a.Path)))
+		switch {
+		case err != nil:
+			return a.Path + " is missing"
+		case info.Size() != a.Bytes:
+			return fmt.Sprintf("%s has %d bytes, the manifest says %d", a.Path, info.Size(), a.Bytes)
+		}
+	}
+	return ""
 }

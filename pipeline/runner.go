@@ -26,6 +26,10 @@ type RunOptions struct {
 // ErrInterrupted wraps a stage's context error so callers can say how to resume.
 var ErrInterrupted = errors.New("interrupted")
 
+// ErrUsage marks a request that cannot be carried out as asked (a stage name that does not exist, flags
+// that exclude each other); the command line maps it to exit status 2.
+var ErrUsage = errors.New("usage")
+
 // Run executes the config's stages in order: a stage whose finished output matches its fingerprint is
 // skipped, an interrupted one resumes, the rest run. Each stage builds in <stage>.partial/ and becomes
 // <stage>/ by a rename only once it has finished, so a crash never leaves a half-written stage in place of a
@@ -36,11 +40,11 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) error {
 	}
 	for _, name := range append(append([]string{}, opts.Force...), opts.From, opts.Only) {
 		if _, _, ok := cfg.StageByName(name); name != "" && !ok {
-			return fmt.Errorf("no stage named %q in %s", name, cfg.File)
+			return fmt.Errorf("%w: no stage named %q in %s", ErrUsage, name, cfg.File)
 		}
 	}
 	if opts.From != "" && opts.Only != "" {
-		return errors.New("--from and --only cannot be used together")
+		return fmt.Errorf("%w: --from and --only cannot be used together", ErrUsage)
 	}
 	if err := os.MkdirAll(cfg.RunDir(), 0o755); err != nil {
 		return err

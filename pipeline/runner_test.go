@@ -211,3 +211,24 @@ func TestRecoverInterruptedReplace(t *testing.T) {
 }
 
 var timeZero = mustTime("2001-02-03T04:05:06Z")
+
+// A finished stage whose file was truncated or deleted is stale, and the next run makes it again.
+func TestDamagedStageRunsAgain(t *testing.T) {
+	resetHooks()
+	cfg := mustLoad(t, writeConfig(t, t.TempDir(), goodConfig))
+	if err := Run(context.Background(), cfg, RunOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(cfg.RunDir(), "c", "total.txt"), nil, 0o644)
+	plans, _ := Plan(cfg)
+	if got := plans[2].Describe(); got != "stale (total.txt has 0 bytes, the manifest says 2)" {
+		t.Fatalf("status of the damaged stage: %q", got)
+	}
+	resetHooks()
+	if err := Run(context.Background(), cfg, RunOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(executed, map[string][]int{"c": {1}}) || readTotal(t, cfg, "c") != "1" {
+		t.Fatalf("executed %v", executed)
+	}
+}

@@ -14,7 +14,7 @@ var safeName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
 // and each kind's own rules. Every problem is recorded with the position of the key it is about.
 func validate(cfg *Config, d *decoder) {
 	at := func(path string) *Problem {
-		return &Problem{Where: d.where(d.keys[path]), Path: path}
+		return &Problem{Where: d.where(d.nearest(path)), Path: path}
 	}
 	reported := map[string]bool{}
 	for _, p := range d.problems {
@@ -28,7 +28,9 @@ func validate(cfg *Config, d *decoder) {
 		p.Msg = fmt.Sprintf(format, args...)
 		d.problems = append(d.problems, *p)
 	}
-	if cfg.Run != "" && !safeName.MatchString(cfg.Run) {
+	if cfg.Run == "" {
+		add("run", "must not be empty: it names the run's output directory")
+	} else if !safeName.MatchString(cfg.Run) {
 		add("run", "%q is not a usable directory name (letters, digits, '_', '.', '-')", cfg.Run)
 	}
 	m := cfg.Model
@@ -60,6 +62,8 @@ func validate(cfg *Config, d *decoder) {
 		}
 		if !safeName.MatchString(st.Name) {
 			add(st.path+".name", "%q is not a usable directory name (letters, digits, '_', '.', '-')", st.Name)
+		} else if reservedName(st.Name) {
+			add(st.path+".name", "%q is reserved for the runner's own files (shards, *.partial, *.old, *.tmp)", st.Name)
 		}
 		if j, dup := names[st.Name]; dup {
 			add(st.path+".name", "stage name %q is already used by stages[%d]", st.Name, j)
@@ -186,4 +190,11 @@ func hasProblemUnder(reported map[string]bool, path string) bool {
 		}
 	}
 	return false
+}
+
+// reservedName reports whether a stage name would collide with a directory the runner or a stage makes
+// beside the stages: the token-shard cache and the working, old and temporary copies of stage directories.
+func reservedName(name string) bool {
+	return name == "shards" || strings.HasSuffix(name, ".partial") || strings.HasSuffix(name, ".old") ||
+		strings.HasSuffix(name, ".tmp")
 }

@@ -2,6 +2,7 @@ package stages
 
 import (
 	"fmt"
+	"math"
 
 	"pipeline/graphs"
 	"pipeline/optim"
@@ -31,10 +32,12 @@ func (o *optimOptions) validate(report func(key, msg string)) {
 	positive(report, "batch_size", o.BatchSize)
 	positive(report, "grad_accum", o.GradAccum)
 	positive(report, "max_steps", o.MaxSteps)
-	if err := o.schedule().Validate(); err != nil {
-		report("lr", err.Error())
+	if !(o.LR > 0) || math.IsInf(o.LR, 0) {
+		report("lr", fmt.Sprintf("must be a positive number, got %g", o.LR))
 	}
-	if o.WarmupSteps > o.MaxSteps {
+	if o.WarmupSteps < 0 {
+		report("warmup_steps", fmt.Sprintf("must not be negative, got %d", o.WarmupSteps))
+	} else if o.MaxSteps > 0 && o.WarmupSteps > o.MaxSteps {
 		report("warmup_steps", fmt.Sprintf("%d warmup steps exceed max_steps %d", o.WarmupSteps, o.MaxSteps))
 	}
 	validateRatios(report, o.MinLRRatio, o.Beta1, o.Beta2)
