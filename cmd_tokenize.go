@@ -24,7 +24,7 @@ func tokenizeCommand() *cli.Command {
 			"stdin is ids (separated by any whitespace) and their bytes are written as they are.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "tokenizer", Usage: "tokenizer `DIR`", Required: true},
-			&cli.BoolFlag{Name: "ids", Usage: "encode: read text, print ids (the default)"},
+			&cli.BoolFlag{Name: "ids", Usage: "encode: read text, print ids (what happens without --text too)"},
 			&cli.BoolFlag{Name: "text", Usage: "decode: read ids, print text"},
 			&cli.BoolFlag{Name: "special", Usage: "when encoding, turn special tokens' text (<|endoftext|>, ...) into their ids"},
 		},
