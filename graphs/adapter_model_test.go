@@ -54,7 +54,7 @@ func randomizeLoRA(a *Adapter, seed uint64, std float64) {
 // the base model's bit for bit; Step fills the adapter's gradient (dB != 0,
 // dA = 0 exactly since B = 0) and leaves the base's gradient slab alone.
 func TestLoRAStartsAtBase(t *testing.T) {
-	cfg, p, err := Load(goldenDir)
+	cfg, p, err := Load(goldenDir(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func TestLoRAStartsAtBase(t *testing.T) {
 // checkpoint's [in, out] weights, the merged model's logits equal the
 // adapter model's within 1e-5, and both differ clearly from the base.
 func TestLoRAMergeMatches(t *testing.T) {
-	cfg, p, err := Load(goldenDir)
+	cfg, p, err := Load(goldenDir(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +150,7 @@ func TestLoRAMergeMatches(t *testing.T) {
 // every merged weight's change, halving r (same A, B rows) halves nothing
 // but the scale: Scale() is alpha/r exactly.
 func TestLoRAScale(t *testing.T) {
-	cfg, p, err := Load(goldenDir)
+	cfg, p, err := Load(goldenDir(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +202,7 @@ func TestLoRAScale(t *testing.T) {
 // the base model bit for bit and gives the adapter zero gradients; switched
 // on again it gives its own logits back. Prefix and prompt models refuse.
 func TestLoRASwitchOff(t *testing.T) {
-	cfg, p, err := Load(goldenDir)
+	cfg, p, err := Load(goldenDir(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -283,7 +283,7 @@ func realRows(logits []float32, B, P, T, V int) (out []float32) {
 // the base model's on z+ids at the real positions P.. (1e-5; the virtual
 // positions take wpe[0..P-1] and the tokens wpe[P..], as PEFT + GPT-2 do).
 func TestPromptIsTextPrefix(t *testing.T) {
-	cfg, p, err := Load(goldenDir)
+	cfg, p, err := Load(goldenDir(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -312,7 +312,7 @@ func TestPromptIsTextPrefix(t *testing.T) {
 // ids equal the base model's on z+ids at positions P.. (1e-5): the layout,
 // the attention over [prefix; sequence] and the positions P.. are PEFT's.
 func TestPrefixIsCachedKeys(t *testing.T) {
-	cfg, p, err := Load(goldenDir)
+	cfg, p, err := Load(goldenDir(t))
 	if err != nil {
 		t.Fatal(err)
 	}

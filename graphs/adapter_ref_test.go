@@ -29,7 +29,7 @@ func fillFormula(a *Adapter, amp float64) {
 //	prefix loss 4.416996002 l[0,0,:4] 1.0710887 1.1047425 0.0812246 0.2789953 l[1,9,-4:] -0.1328173 -1.0486118 -0.6469031 -1.4932443
 //	prompt loss 4.610987481 l[0,0,:4] -0.2666448 0.4197954 -1.1830004 -0.1081803 l[1,9,-4:] -0.7204312 -0.0942598 0.8543713 -0.8619175
 func TestAdapterMatchesPyTorch(t *testing.T) {
-	cfg, p, err := Load(goldenDir)
+	cfg, p, err := Load(goldenDir(t))
 	if err != nil {
 		t.Fatal(err)
 	}

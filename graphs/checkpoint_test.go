@@ -57,7 +57,7 @@ func TestInitDeterministic(t *testing.T) {
 }
 
 func TestCheckpointRoundTrip(t *testing.T) {
-	cfg, p, err := Load(goldenDir)
+	cfg, p, err := Load(goldenDir(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +78,7 @@ func TestCheckpointRoundTrip(t *testing.T) {
 		}
 	}
 	// The saved file equals the golden one tensor for tensor.
-	a, _ := safetensors.ReadFile(filepath.Join(goldenDir, ModelFile))
+	a, _ := safetensors.ReadFile(filepath.Join(goldenDir(t), ModelFile))
 	b, _ := safetensors.ReadFile(filepath.Join(dir, ModelFile))
 	for name, ta := range a.Tensors {
 		if string(ta.Data) != string(b.Tensors[name].Data) {
@@ -90,11 +90,11 @@ func TestCheckpointRoundTrip(t *testing.T) {
 // TestLoadStrict: the transformer. prefix and mask buffers are accepted, a
 // missing or extra tensor is named, a wrong shape is refused.
 func TestLoadStrict(t *testing.T) {
-	src, err := safetensors.ReadFile(filepath.Join(goldenDir, ModelFile))
+	src, err := safetensors.ReadFile(filepath.Join(goldenDir(t), ModelFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfgJSON, err := os.ReadFile(filepath.Join(goldenDir, "config.json"))
+	cfgJSON, err := os.ReadFile(filepath.Join(goldenDir(t), "config.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

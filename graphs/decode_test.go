@@ -95,7 +95,7 @@ func feedOneByOne(t *testing.T, what string, d *Decoder, ids []int, want []float
 // forward pass's logits (see checkSame), and PyTorch's (forward.json) within
 // 1e-5, the bound the full forward meets.
 func TestDecoderMatchesGolden(t *testing.T) {
-	cfg, p, err := Load(goldenDir)
+	cfg, p, err := Load(goldenDir(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,10 +4,20 @@
 # kjv.txt to exactly the ids our encoder gives; so does a text with special tokens. Checked for the GPT-2
 # pattern and for the GPT-4 pattern with split_digits. Exits non-zero on any mismatch.
 #
-# Usage: scripts/check-hf-tokenizer.sh     (PIPELINE=path/to/pipeline to use a built binary; needs ../shared)
+# Usage: scripts/check-hf-tokenizer.sh     (PIPELINE=path/to/pipeline to use a built binary; reads kjv.txt from
+#                                  ../shared/data/corpus, else data/corpus)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-kjv=$(realpath ../shared/data/corpus/kjv.txt 2>/dev/null) || { echo "check-hf-tokenizer: ../shared/data/corpus/kjv.txt not found" >&2; exit 1; }
+# kjv.txt: ../shared's copy when there is one, else the repository's data/corpus (scripts/get-data.sh).
+kjv=
+for c in ../shared/data/corpus/kjv.txt data/corpus/kjv.txt; do
+	if [ -f "$c" ]; then
+		kjv=$(realpath "$c")
+		break
+	fi
+done
+[ -n "$kjv" ] || { echo "check-hf-tokenizer: kjv.txt not found in ../shared/data/corpus nor data/corpus (run bash scripts/get-data.sh)" >&2; exit 1; }
+echo "check-hf-tokenizer: using $kjv"
 [ -d scripts/js/node_modules ] || (cd scripts/js && npm install --no-audit --no-fund --no-save >&2)
 bin=${PIPELINE:-}
 if [ -z "$bin" ]; then

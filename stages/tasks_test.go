@@ -20,7 +20,7 @@ const small = "    corpus: [kjv.txt]\n    train: 40\n    eval: 10\n    fewshot: 
 func tasksConfig(t *testing.T, options string) string {
 	t.Helper()
 	dir := t.TempDir()
-	kjv, err := filepath.Abs("../../shared/data/corpus/kjv.txt")
+	kjv, err := filepath.Abs(corpusPath(t, "kjv.txt"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,7 +18,7 @@ var kjvVerses []Verse // parsed once for the tests that need the corpus
 func kjv(t *testing.T) []Verse {
 	t.Helper()
 	if kjvVerses == nil {
-		vs, err := ParseKJVFile(kjvPath)
+		vs, err := ParseKJVFile(corpusPath(t, "kjv.txt"))
 		if err != nil {
 			t.Fatal(err)
 		}

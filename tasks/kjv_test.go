@@ -5,9 +5,6 @@ import (
 	"testing"
 )
 
-// kjvPath is the corpus every checkout has at ../shared (see shared/README.md).
-const kjvPath = "../../shared/data/corpus/kjv.txt"
-
 // The opening of kjv.txt as it is on disk: a blank line, the heading, a blank line, wrapped verses.
 const genesisStart = `
 Genesis 1
@@ -43,7 +40,7 @@ func TestParseKJV(t *testing.T) {
 }
 
 func TestParseKJVWholeFile(t *testing.T) {
-	vs, err := ParseKJVFile(kjvPath)
+	vs, err := ParseKJVFile(corpusPath(t, "kjv.txt"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -216,14 +216,19 @@ func readTiktokenCases(t testing.TB) []tiktokenCase {
 	return cases
 }
 
-// sharedPath returns ../shared/<rel> (the repository's shared data), skipping the test when it is absent.
+// sharedPath returns the data file rel: the repository's own <rel> when it has one (scripts/get-data.sh
+// makes data/corpus), else ../shared/<rel> (the shared data beside the repository), skipping the test
+// when neither is present.
 func sharedPath(t testing.TB, rel string) string {
 	t.Helper()
-	p := "../../shared/" + rel
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("shared data %s not present (tests read ../shared next to the repository): %v", rel, err)
+	own, shared := "../"+rel, "../../shared/"+rel
+	if _, err := os.Stat(own); err == nil {
+		return own
 	}
-	return p
+	if _, err := os.Stat(shared); err != nil {
+		t.Skipf("data %s not present in the repository (%s) nor in ../shared (%s): %v", rel, own, shared, err)
+	}
+	return shared
 }
 
 func readShared(t testing.TB, rel string) []byte {
