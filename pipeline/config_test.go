@@ -193,3 +193,10 @@ stages:
 		t.Errorf("a default inside a stage is placed at %q, want the stage's f.yaml:7:5", got)
 	}
 }
+
+func TestEmptyConfigSaysSo(t *testing.T) {
+	empty := writeConfig(t, t.TempDir(), "# nothing but a comment\n")
+	if _, err := Load(empty, nil); err == nil || !strings.Contains(err.Error(), "the config is empty") {
+		t.Fatalf("empty config: %v", err)
+	}
+}
