@@ -111,7 +111,11 @@ func runStage(ctx context.Context, cfg *Config, p *StagePlan, forced bool, finis
 		fmt.Fprintf(out, "%-12s resuming: %s\n", st.Name, p.Describe())
 	default:
 		fmt.Fprintf(out, "%-12s running (%s)\n", st.Name, p.State)
-		if err := os.RemoveAll(p.WorkDir); err != nil { // a partial of another config
+		var other partialState
+		if readJSON(filepath.Join(p.WorkDir, partialFile), &other) == nil {
+			fmt.Fprintf(out, "%-12s discarding the interrupted run in %s: it was made with another config or inputs\n", st.Name, p.WorkDir)
+		}
+		if err := os.RemoveAll(p.WorkDir); err != nil {
 			return err
 		}
 	}

@@ -232,3 +232,21 @@ func TestDamagedStageRunsAgain(t *testing.T) {
 		t.Fatalf("executed %v", executed)
 	}
 }
+
+// An interrupted stage whose config changed starts over, and says that it threw the partial work away.
+func TestChangedConfigDiscardsPartialLoudly(t *testing.T) {
+	resetHooks()
+	path := writeConfig(t, t.TempDir(), goodConfig)
+	failAt["a"] = 3
+	if err := Run(context.Background(), mustLoad(t, path), RunOptions{}); err == nil {
+		t.Fatal("want the injected failure")
+	}
+	resetHooks()
+	var out strings.Builder
+	if err := Run(context.Background(), mustLoad(t, path, "stages.a.note=changed"), RunOptions{Out: &out}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "discarding the interrupted run") || !reflect.DeepEqual(executed["a"], []int{1, 2, 3, 4}) {
+		t.Fatalf("executed %v, output:\n%s", executed, out.String())
+	}
+}
