@@ -26,7 +26,7 @@ func runCommand() *cli.Command {
 			&cli.StringFlag{Name: "from", Usage: "re-run `STAGE` and every stage after it (earlier stages must be done)"},
 			&cli.StringFlag{Name: "only", Usage: "run just `STAGE` (its inputs must be done)"},
 			&cli.StringSliceFlag{Name: "force", Usage: "re-run `STAGE` even if it is done (repeatable)"},
-			&cli.StringSliceFlag{Name: "set", Usage: "override a config value: `key.path=value`, e.g. stages.pretrain.max_steps=10 (repeatable)"},
+			setFlag(),
 		},
 		Action: func(c *cli.Context) error {
 			file, err := configArg(c)

@@ -12,23 +12,10 @@ import (
 )
 
 func statusCommand() *cli.Command {
-	return &cli.Command{
-		Name:      "status",
-		Usage:     "show each stage as done, partial (with its last step), stale or pending",
-		ArgsUsage: "CONFIG",
-		Description: "done: finished with this config; partial: interrupted, `run` resumes it; stale: finished, but its\n" +
+	return configCommand("status", "show each stage as done, partial (with its last step), stale or pending",
+		"done: finished with this config; partial: interrupted, `run` resumes it; stale: finished, but its\n"+
 			"config, an input file or an upstream stage changed since; pending: never run.",
-		Flags: []cli.Flag{
-			&cli.StringSliceFlag{Name: "set", Usage: "override a config value: `key.path=value` (repeatable)"},
-		},
-		Action: func(c *cli.Context) error {
-			file, err := configArg(c)
-			if err != nil {
-				return err
-			}
-			return runStatus(c.Context, file, c.StringSlice("set"), c.App.Writer)
-		},
-	}
+		runStatus)
 }
 
 func runStatus(_ context.Context, file string, sets []string, out io.Writer) error {

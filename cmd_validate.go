@@ -12,23 +12,10 @@ import (
 )
 
 func validateCommand() *cli.Command {
-	return &cli.Command{
-		Name:      "validate",
-		Usage:     "check a config without training and print it resolved, defaults filled in",
-		ArgsUsage: "CONFIG",
-		Description: "Checks the schema, types, references between stages, that input files exist and that sizes fit,\n" +
+	return configCommand("validate", "check a config without training and print it resolved, defaults filled in",
+		"Checks the schema, types, references between stages, that input files exist and that sizes fit,\n"+
 			"and lists every problem with its file, line and column. Exit status 0 when the config is good.",
-		Flags: []cli.Flag{
-			&cli.StringSliceFlag{Name: "set", Usage: "override a config value: `key.path=value` (repeatable)"},
-		},
-		Action: func(c *cli.Context) error {
-			file, err := configArg(c)
-			if err != nil {
-				return err
-			}
-			return runValidate(c.Context, file, c.StringSlice("set"), c.App.Writer)
-		},
-	}
+		runValidate)
 }
 
 func runValidate(_ context.Context, file string, sets []string, out io.Writer) error {

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"strings"
@@ -82,4 +83,27 @@ func configArg(c *cli.Context) (string, error) {
 		return "", fmt.Errorf("%w: pipeline %s CONFIG (got %d arguments)", errUsage, c.Command.Name, c.NArg())
 	}
 	return c.Args().First(), nil
+}
+
+// setFlag is --set, shared by every command that reads a config.
+func setFlag() cli.Flag {
+	return &cli.StringSliceFlag{Name: "set", Usage: "override a config value: `key.path=value`, e.g. stages.pretrain.max_steps=10 (repeatable)"}
+}
+
+// configCommand is a command that reads one CONFIG (with --set overrides) and hands it to run.
+func configCommand(name, usage, description string, run func(ctx context.Context, file string, sets []string, out io.Writer) error) *cli.Command {
+	return &cli.Command{
+		Name:        name,
+		Usage:       usage,
+		ArgsUsage:   "CONFIG",
+		Description: description,
+		Flags:       []cli.Flag{setFlag()},
+		Action: func(c *cli.Context) error {
+			file, err := configArg(c)
+			if err != nil {
+				return err
+			}
+			return run(c.Context, file, c.StringSlice("set"), c.App.Writer)
+		},
+	}
 }
