@@ -34,7 +34,8 @@ import (
 //
 // where log π(y|x) sums over the completion's tokens only (the prompt is context, never scored) and
 // β log(π/π_ref) is the implicit reward. The reference's log-probabilities are computed once, before
-// the first step, and stored; the policy's are differentiated through the model (see seqlogp.go). At
+// the first step, for the held-out pairs and the training pairs the run will draw (a short run reads
+// few of them), and stored; the policy's are differentiated through the model (see seqlogp.go). At
 // the first step π = π_ref, so h = 0 and the sigmoid loss is ln 2 whatever β, with a gradient of
 // -β/(2N) on each chosen log-probability and +β/(2N) on each rejected one (N pairs a step): never zero.
 //
@@ -189,15 +190,22 @@ func (dpoKind) Run(ctx context.Context, env *pipeline.Env, opts any) error {
 		100*float64(len(trained.Data))/float64(all))
 	env.SetSummary("trainable_params", len(trained.Data))
 
-	// 4. The frozen reference's log-probabilities of every pair, computed once.
+	// 4. The frozen reference's log-probabilities of the training pairs the loop will draw and of every
+	// held-out pair, computed once.
+	seed := uint64(env.Config.Seed)
+	drawn, err := drawnPairs(len(trainPairs), seed, o.MaxSteps*o.GradAccum*B)
+	if err != nil {
+		return err
+	}
 	ref := checkpointReference(refDir, B, T)
 	if adapterOff {
 		ref = adapterOffReference(fwd)
 	}
-	refTrain, refEval, err := referenceLogps(env.Path(refLogpsFile), ref, pad, trainPairs, evalPairs)
+	refTrain, refEval, err := referenceLogps(env.Path(refLogpsFile), ref, pad, trainPairs, drawn, evalPairs)
 	if err != nil {
 		return err
 	}
+	env.Logf("reference log-probs of %d of %d training pairs and %d held-out pairs", len(drawn), len(trainPairs), len(evalPairs))
 
 	// 5. The held-out numbers of the policy before any step.
 	before, err := heldOutBefore(env, obj, evalPairs, refEval)
@@ -206,7 +214,8 @@ func (dpoKind) Run(ctx context.Context, env *pipeline.Env, opts any) error {
 	}
 
 	// 6. The loop: each step draws GradAccum micro-batches of B pairs, in seeded epochs.
-	order, err := textdata.NewEpochs(len(trainPairs), uint64(env.Config.Seed))
+	// drawnPairs replays this order: the two must draw alike.
+	order, err := textdata.NewEpochs(len(trainPairs), seed)
 	if err != nil {
 		return err
 	}
@@ -234,6 +243,9 @@ func (dpoKind) Run(ctx context.Context, env *pipeline.Env, opts any) error {
 			for j := range idx {
 				idx[j] = order.Next()
 			}
+		}
+		if testHookDPODraws != nil {
+			testHookDPODraws(micro)
 		}
 		return obj.step(trainPairs, refTrain, micro, accum)
 	}
@@ -299,12 +311,18 @@ func (d *dpoObjective) scale(s textdata.Sequence) float64 {
 
 // step computes the DPO loss of one optimiser step over the micro-batches of pair indices micro, the
 // mean over all their pairs, and adds its gradient into grads. Every micro-batch is run forward first,
-// so that the loss and its gradient dL/d log π of each side are known before any backward pass.
+// so that the loss and its gradient dL/d log π of each side are known before any backward pass. A pair
+// whose reference log-probability is NaN (never scored, see drawnPairs) is an error.
 func (d *dpoObjective) step(pairs []textdata.Pair, ref pairLogps, micro [][]int, grads []float32) (train.Result, error) {
 	n := len(micro) * len(micro[0])
 	var pol, rf pairLogps
 	batches := make([]textdata.Batch, len(micro))
 	for i, idx := range micro {
+		for _, p := range idx {
+			if math.IsNaN(ref.Chosen[p]) || math.IsNaN(ref.Rejected[p]) {
+				return train.Result{}, fmt.Errorf("training pair %d has no reference log-probability", p)
+			}
+		}
 		sel := make([]textdata.Pair, len(idx))
 		for j, p := range idx {
 			sel[j] = pairs[p]
@@ -431,8 +449,9 @@ func scorePairs(net *graphs.Model, pairs []textdata.Pair, pad int) (pairScores, 
 	return s, nil
 }
 
-// refLogpsFile holds the reference's log-probabilities in the stage directory: F64 tensors
-// train.chosen, train.rejected, eval.chosen, eval.rejected, one element per pair.
+// refLogpsFile holds the reference's log-probabilities in the stage directory: train.index (I64, the
+// indices of the training pairs scored, ascending), train.chosen and train.rejected (F64, one element
+// per index), eval.chosen and eval.rejected (F64, one element per held-out pair).
 const refLogpsFile = "reference_logps.safetensors"
 
 // referenceModel opens the reference as a forward model of 2B rows and returns it with what releases it.
@@ -468,50 +487,134 @@ func adapterOffReference(policy *graphs.Model) referenceModel {
 	}
 }
 
-// referenceLogps returns the frozen reference's completion log-probabilities of every training and
-// held-out pair. The first call opens the reference, scores the pairs B at a time in file order and
-// writes them to path; later calls (a resumed run) read them back, bit for bit, without touching the
-// reference or the moved policy.
-func referenceLogps(path string, open referenceModel, pad int, trainPairs, evalPairs []textdata.Pair) (trainRef, evalRef pairLogps, err error) {
-	sets := []struct {
-		name  string
-		pairs []textdata.Pair
-		out   *pairLogps
-	}{{"train", trainPairs, &trainRef}, {"eval", evalPairs, &evalRef}}
-	f, err := safetensors.ReadFile(path)
-	if err == nil {
-		for _, set := range sets {
-			if set.out.Chosen, err = float64s(f, set.name+".chosen", len(set.pairs)); err != nil {
-				return trainRef, evalRef, fmt.Errorf("%s: %w", path, err)
-			}
-			if set.out.Rejected, err = float64s(f, set.name+".rejected", len(set.pairs)); err != nil {
-				return trainRef, evalRef, fmt.Errorf("%s: %w", path, err)
-			}
+// drawnPairs returns, ascending, the distinct indices among the first draws that textdata.NewEpochs(n,
+// seed) deals: the training pairs read by a loop that deals that many from the same order. Only these
+// need the reference's log-probabilities; a run shorter than an epoch reads a fraction of the data, and
+// scoring the rest would cost more than the training itself.
+func drawnPairs(n int, seed uint64, draws int) ([]int, error) {
+	order, err := textdata.NewEpochs(n, seed)
+	if err != nil {
+		return nil, err
+	}
+	seen := make([]bool, n)
+	for range min(draws, n) { // the first n draws are epoch 0, which deals every index once
+		seen[order.Next()] = true
+	}
+	var out []int
+	for i, ok := range seen {
+		if ok {
+			out = append(out, i)
 		}
-		return trainRef, evalRef, nil
 	}
-	if !errors.Is(err, fs.ErrNotExist) {
-		return trainRef, evalRef, err
+	return out, nil
+}
+
+// referenceLogps returns the frozen reference's completion log-probabilities of the training pairs
+// drawn (ascending indices; the others are NaN, which the step refuses) and of every held-out pair. The
+// first call opens the reference, scores the drawn training pairs B at a time in index order, then the
+// held-out pairs in file order, and writes them to path; later calls (a resumed run) read them back, bit
+// for bit, without touching the reference or the moved policy.
+func referenceLogps(path string, open referenceModel, pad int, trainPairs []textdata.Pair, drawn []int, evalPairs []textdata.Pair) (trainRef, evalRef pairLogps, err error) {
+	f, err := safetensors.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		if f, err = scoreReference(open, pad, trainPairs, drawn, evalPairs); err == nil {
+			err = safetensors.WriteFile(path, f)
+		}
 	}
-	net, release, err := open()
 	if err != nil {
 		return trainRef, evalRef, err
 	}
-	out := &safetensors.File{Tensors: map[string]safetensors.Tensor{}}
-	for _, set := range sets {
+	if trainRef, evalRef, err = readReferenceLogps(f, len(trainPairs), len(evalPairs)); err != nil {
+		return trainRef, evalRef, fmt.Errorf("%s: %w", path, err)
+	}
+	for _, i := range drawn {
+		if math.IsNaN(trainRef.Chosen[i]) || math.IsNaN(trainRef.Rejected[i]) {
+			return trainRef, evalRef, fmt.Errorf("%s has no reference log-probability of training pair %d, which this run draws", path, i)
+		}
+	}
+	return trainRef, evalRef, nil
+}
+
+// scoreReference opens the reference and scores the training pairs drawn and every held-out pair into
+// the tensors of refLogpsFile.
+func scoreReference(open referenceModel, pad int, trainPairs []textdata.Pair, drawn []int, evalPairs []textdata.Pair) (*safetensors.File, error) {
+	net, release, err := open()
+	if err != nil {
+		return nil, err
+	}
+	sel := make([]textdata.Pair, len(drawn))
+	for k, i := range drawn {
+		sel[k] = trainPairs[i]
+	}
+	out := &safetensors.File{Tensors: map[string]safetensors.Tensor{"train.index": int64Tensor(drawn)}}
+	for _, set := range []struct {
+		name  string
+		pairs []textdata.Pair
+	}{{"train", sel}, {"eval", evalPairs}} {
 		s, err := scorePairs(net, set.pairs, pad)
 		if err != nil {
 			release()
-			return trainRef, evalRef, err
+			return nil, err
 		}
-		*set.out = s.pairLogps
 		out.Tensors[set.name+".chosen"] = float64Tensor(s.Chosen)
 		out.Tensors[set.name+".rejected"] = float64Tensor(s.Rejected)
 	}
-	if err := release(); err != nil {
+	return out, release()
+}
+
+// readReferenceLogps reads the tensors of refLogpsFile for nTrain training and nEval held-out pairs. The
+// training log-probabilities come back one per pair, NaN for the pairs not scored.
+func readReferenceLogps(f *safetensors.File, nTrain, nEval int) (trainRef, evalRef pairLogps, err error) {
+	index, err := int64s(f, "train.index")
+	if err != nil {
 		return trainRef, evalRef, err
 	}
-	return trainRef, evalRef, safetensors.WriteFile(path, out)
+	trainRef = pairLogps{make([]float64, nTrain), make([]float64, nTrain)}
+	for i := range nTrain {
+		trainRef.Chosen[i], trainRef.Rejected[i] = math.NaN(), math.NaN()
+	}
+	var chosen, rejected []float64
+	if chosen, err = float64s(f, "train.chosen", len(index)); err != nil {
+		return trainRef, evalRef, err
+	}
+	if rejected, err = float64s(f, "train.rejected", len(index)); err != nil {
+		return trainRef, evalRef, err
+	}
+	for k, i := range index {
+		if i < 0 || i >= int64(nTrain) || (k > 0 && i <= index[k-1]) {
+			return trainRef, evalRef, fmt.Errorf("train.index[%d] = %d: want ascending indices below %d", k, i, nTrain)
+		}
+		trainRef.Chosen[i], trainRef.Rejected[i] = chosen[k], rejected[k]
+	}
+	if evalRef.Chosen, err = float64s(f, "eval.chosen", nEval); err != nil {
+		return trainRef, evalRef, err
+	}
+	if evalRef.Rejected, err = float64s(f, "eval.rejected", nEval); err != nil {
+		return trainRef, evalRef, err
+	}
+	return trainRef, evalRef, nil
+}
+
+// int64Tensor is a 1-D I64 tensor holding v.
+func int64Tensor(v []int) safetensors.Tensor {
+	data := make([]byte, 0, 8*len(v))
+	for _, x := range v {
+		data = binary.LittleEndian.AppendUint64(data, uint64(x))
+	}
+	return safetensors.Tensor{DType: safetensors.I64, Shape: []int{len(v)}, Data: data}
+}
+
+// int64s reads the 1-D I64 tensor name, of any length.
+func int64s(f *safetensors.File, name string) ([]int64, error) {
+	t, ok := f.Tensors[name]
+	if !ok || t.DType != safetensors.I64 || len(t.Shape) != 1 || len(t.Data) != 8*t.Shape[0] {
+		return nil, fmt.Errorf("want a 1-D I64 tensor %s", name)
+	}
+	out := make([]int64, t.Shape[0])
+	for i := range out {
+		out[i] = int64(binary.LittleEndian.Uint64(t.Data[8*i:]))
+	}
+	return out, nil
 }
 
 // float64Tensor is a 1-D F64 tensor holding v.
@@ -590,5 +693,8 @@ func sameTokenizer(policyDir, refDir string) error {
 // testHookDPOStep, when set by a test, is called before every DPO step (to interrupt a run at a chosen
 // step).
 var testHookDPOStep func(step int)
+
+// testHookDPODraws, when set by a test, is told the pair indices of each step's micro-batches.
+var testHookDPODraws func(micro [][]int)
 
 func init() { pipeline.Register(dpoKind{}) }

@@ -327,23 +327,28 @@ func TestDPOStage(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer net.Close()
-		for _, set := range []struct{ name, file string }{{"train", "prefs_train.jsonl"}, {"eval", "prefs_eval.jsonl"}} {
-			pairs, _, err := textdata.LoadPairs(filepath.Join(straight, set.file), tok, 16)
+		// 32 steps of 8 draw every one of the 64 training pairs.
+		var sets [2][]textdata.Pair
+		for k, file := range []string{"prefs_train.jsonl", "prefs_eval.jsonl"} {
+			if sets[k], _, err = textdata.LoadPairs(filepath.Join(straight, file), tok, 16); err != nil {
+				t.Fatal(err)
+			}
+		}
+		trainRef, evalRef, err := readReferenceLogps(stored, len(sets[0]), len(sets[1]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, stored := range []pairLogps{trainRef, evalRef} {
+			s, err := scorePairs(net, sets[k], pad)
 			if err != nil {
 				t.Fatal(err)
 			}
-			s, err := scorePairs(net, pairs, pad)
-			if err != nil {
-				t.Fatal(err)
-			}
+			name := []string{"train", "eval"}[k]
 			for side, want := range map[string][]float64{"chosen": s.Chosen, "rejected": s.Rejected} {
-				got, err := float64s(stored, set.name+"."+side, len(pairs))
-				if err != nil {
-					t.Fatal(err)
-				}
+				got := map[string][]float64{"chosen": stored.Chosen, "rejected": stored.Rejected}[side]
 				for i := range want {
 					if math.Float64bits(got[i]) != math.Float64bits(want[i]) || want[i] >= 0 {
-						t.Fatalf("%s.%s[%d]: stored %v, recomputed from the reference %v", set.name, side, i, got[i], want[i])
+						t.Fatalf("%s.%s[%d]: stored %v, recomputed from the reference %v", name, side, i, got[i], want[i])
 					}
 				}
 			}
@@ -496,11 +501,18 @@ func TestDPOFromLoRA(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer withSFT.Close()
-	for _, set := range []struct{ name, file string }{{"train", "prefs_train.jsonl"}, {"eval", "prefs_eval.jsonl"}} {
-		pairs, _, err := textdata.LoadPairs(filepath.Join(dir, set.file), tok, cfg.NPositions)
-		if err != nil {
+	var sets [2][]textdata.Pair
+	for k, file := range []string{"prefs_train.jsonl", "prefs_eval.jsonl"} {
+		if sets[k], _, err = textdata.LoadPairs(filepath.Join(dir, file), tok, cfg.NPositions); err != nil {
 			t.Fatal(err)
 		}
+	}
+	trainRef, evalRef, err := readReferenceLogps(stored, len(sets[0]), len(sets[1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, ref := range []pairLogps{trainRef, evalRef} {
+		name, pairs := []string{"train", "eval"}[k], sets[k]
 		base, err := scorePairs(net, pairs, pad)
 		if err != nil {
 			t.Fatal(err)
@@ -509,18 +521,21 @@ func TestDPOFromLoRA(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := float64s(stored, set.name+".chosen", len(pairs))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i := range got {
-			if math.Float64bits(got[i]) != math.Float64bits(base.Chosen[i]) {
-				t.Fatalf("%s.chosen[%d]: stored %v, the base checkpoint's %v", set.name, i, got[i], base.Chosen[i])
+		scored := 0 // 12 steps of 4 draw 48 of the 64 training pairs; the others are NaN
+		for i, got := range ref.Chosen {
+			if math.IsNaN(got) {
+				continue
 			}
+			if scored++; math.Float64bits(got) != math.Float64bits(base.Chosen[i]) {
+				t.Fatalf("%s.chosen[%d]: stored %v, the base checkpoint's %v", name, i, got, base.Chosen[i])
+			}
+		}
+		if want := map[string]int{"train": 48, "eval": len(pairs)}[name]; scored != want {
+			t.Errorf("%s: %d pairs scored, want %d", name, scored, want)
 		}
 		// The SFT adapter moved these log-probabilities, so the equality tells the adapter was off.
 		if math.Abs(adapted.Chosen[0]-base.Chosen[0]) < 1e-3 {
-			t.Errorf("%s.chosen[0]: %v with the SFT adapter, %v without: the check says nothing", set.name, adapted.Chosen[0], base.Chosen[0])
+			t.Errorf("%s.chosen[0]: %v with the SFT adapter, %v without: the check says nothing", name, adapted.Chosen[0], base.Chosen[0])
 		}
 	}
 
@@ -586,5 +601,188 @@ func TestDPOFromLoRA(t *testing.T) {
 	// The policy starts at this reference: step 0's held-out loss is ln 2.
 	if r := readMetrics(t, filepath.Join(out, "metrics.jsonl"))[0]; math.Abs(r["val_loss"]-math.Ln2) > 1e-12 {
 		t.Errorf("reference: sft: step 0's held-out loss %v, want ln 2", r["val_loss"])
+	}
+}
+
+// A run shorter than an epoch scores the reference on exactly the training pairs its steps draw: the
+// stored train.index is the set of indices the loop hands the objective, in ascending order, and each
+// stored value is the reference's log-probability of that pair scored alone (a wrong index or an
+// off-by-one in the scatter would give another pair's value).
+func TestDPOReferenceScoresDrawnPairsOnly(t *testing.T) {
+	dir := t.TempDir()
+	writeToyCorpus(t, dir)
+	writeToyPrefs(t, dir)
+	const steps = 3 // x 2 micro-batches x 4 pairs = 24 of the 64 training pairs
+	drawn := map[int]bool{}
+	testHookDPODraws = func(micro [][]int) {
+		for _, idx := range micro {
+			for _, p := range idx {
+				drawn[p] = true
+			}
+		}
+	}
+	defer func() { testHookDPODraws = nil }()
+	stage := strings.Replace(toyDPOStage, "max_steps: 32", fmt.Sprintf("max_steps: %d", steps), 1)
+	log, err := runToyConfig(t, dir, toyPretrainConfig+stage, &testHookDPOStep, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(drawn) != steps*2*4 {
+		t.Fatalf("the loop drew %d distinct pairs in %d steps, want %d", len(drawn), steps, steps*2*4)
+	}
+	if want := fmt.Sprintf("reference log-probs of %d of 64 training pairs and 24 held-out pairs", len(drawn)); !strings.Contains(log, want) {
+		t.Errorf("the log lacks %q:\n%s", want, log)
+	}
+
+	stored, err := safetensors.ReadFile(filepath.Join(dir, "out/toy/dpo", refLogpsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	index, err := int64s(stored, "train.index")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []int64
+	for i := range 64 {
+		if drawn[i] {
+			want = append(want, int64(i))
+		}
+	}
+	if fmt.Sprint(index) != fmt.Sprint(want) {
+		t.Fatalf("train.index = %v, the loop drew %v", index, want)
+	}
+
+	refDir := filepath.Join(dir, "out/toy/pretrain")
+	cfg, params, err := graphs.Load(refDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := tokenizer.Load(refDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pad, _ := tok.SpecialID("<|endoftext|>")
+	net, err := graphs.NewModel(cfg, params, 2*4, 16, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer net.Close()
+	pairs, _, err := textdata.LoadPairs(filepath.Join(dir, "prefs_train.jsonl"), tok, 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, _, err := readReferenceLogps(stored, len(pairs), 24)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range pairs {
+		if !drawn[i] {
+			if !math.IsNaN(ref.Chosen[i]) || !math.IsNaN(ref.Rejected[i]) {
+				t.Errorf("pair %d, never drawn, has reference log-probs %v, %v", i, ref.Chosen[i], ref.Rejected[i])
+			}
+			continue
+		}
+		alone, err := scorePairs(net, pairs[i:i+1], pad)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if math.Float64bits(ref.Chosen[i]) != math.Float64bits(alone.Chosen[0]) || math.Float64bits(ref.Rejected[i]) != math.Float64bits(alone.Rejected[0]) {
+			t.Errorf("pair %d: stored %v, %v; scored alone %v, %v", i, ref.Chosen[i], ref.Rejected[i], alone.Chosen[0], alone.Rejected[0])
+		}
+	}
+}
+
+// drawnPairs is the first draws of the epochs, deduplicated and sorted; referenceLogps scores those,
+// reads them back bit for bit without opening the reference, and refuses a file that lacks a pair the
+// run draws; the step refuses a pair with no reference value rather than feed NaN to the loss.
+func TestReferenceLogpsOfDrawnPairs(t *testing.T) {
+	const V, B, T, n, seed = 41, 2, 12, 10, 3
+	obj := toyObjective(t, losses.DPOConfig{Beta: 0.1, LossType: losses.DPOSigmoid}, V, B, T)
+	rng := rand.New(rand.NewPCG(7, 8))
+	pairs, evalPairs := toyPairs(rng, n, V), toyPairs(rng, 3, V)
+
+	order, err := textdata.NewEpochs(n, seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := map[int]bool{}
+	for range 6 {
+		first[order.Next()] = true
+	}
+	drawn, err := drawnPairs(n, seed, 6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(drawn) != 6 {
+		t.Fatalf("drawnPairs(%d, %d, 6) = %v, want 6 indices", n, seed, drawn)
+	}
+	for k, i := range drawn {
+		if !first[i] || (k > 0 && i <= drawn[k-1]) {
+			t.Fatalf("drawnPairs(%d, %d, 6) = %v, want the ascending set of %v", n, seed, drawn, first)
+		}
+	}
+	if all, _ := drawnPairs(n, seed, 3*n+1); fmt.Sprint(all) != "[0 1 2 3 4 5 6 7 8 9]" {
+		t.Errorf("drawnPairs over more than an epoch = %v, want every index", all)
+	}
+
+	opened := 0
+	open := func() (*graphs.Model, func() error, error) {
+		opened++
+		return obj.forward, func() error { return nil }, nil
+	}
+	path := filepath.Join(t.TempDir(), refLogpsFile)
+	trainRef, evalRef, err := referenceLogps(path, open, obj.pad, pairs, drawn, evalPairs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := scorePairs(obj.forward, pairs, obj.pad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range pairs {
+		got, want := trainRef.Chosen[i], all.Chosen[i]
+		if !first[i] {
+			want = math.NaN()
+		}
+		if math.IsNaN(got) != math.IsNaN(want) || math.Abs(got-want) > 1e-5*math.Abs(want) {
+			t.Errorf("train.chosen of pair %d: %v, want %v", i, got, want)
+		}
+	}
+	again, evalAgain, err := referenceLogps(path, func() (*graphs.Model, func() error, error) {
+		return nil, nil, errors.New("a resumed run opened the reference")
+	}, obj.pad, pairs, drawn, evalPairs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range pairs {
+		if math.Float64bits(again.Chosen[i]) != math.Float64bits(trainRef.Chosen[i]) || math.Float64bits(again.Rejected[i]) != math.Float64bits(trainRef.Rejected[i]) {
+			t.Errorf("pair %d read back as %v, %v; written %v, %v", i, again.Chosen[i], again.Rejected[i], trainRef.Chosen[i], trainRef.Rejected[i])
+		}
+	}
+	if fmt.Sprint(evalAgain) != fmt.Sprint(evalRef) || opened != 1 {
+		t.Errorf("held-out read back as %v, written %v; the reference opened %d times", evalAgain, evalRef, opened)
+	}
+
+	// A file without train.index is refused.
+	noIndex := &safetensors.File{Tensors: map[string]safetensors.Tensor{
+		"train.chosen": float64Tensor(all.Chosen), "train.rejected": float64Tensor(all.Rejected),
+		"eval.chosen": float64Tensor(evalRef.Chosen), "eval.rejected": float64Tensor(evalRef.Rejected),
+	}}
+	if _, _, err := readReferenceLogps(noIndex, n, len(evalPairs)); err == nil {
+		t.Error("a file without train.index was read")
+	}
+
+	undrawn := 0
+	for first[undrawn] {
+		undrawn++
+	}
+	if _, _, err := referenceLogps(path, open, obj.pad, pairs, append([]int{undrawn}, drawn...), evalPairs); err == nil ||
+		!strings.Contains(err.Error(), fmt.Sprintf("training pair %d", undrawn)) {
+		t.Errorf("a file lacking drawn pair %d: err %v", undrawn, err)
+	}
+	grads := make([]float32, len(obj.forward.Params.Data))
+	if _, err := obj.step(pairs, trainRef, [][]int{{drawn[0], undrawn}}, grads); err == nil ||
+		!strings.Contains(err.Error(), fmt.Sprintf("training pair %d has no reference", undrawn)) {
+		t.Errorf("a step over pair %d with no reference value: err %v", undrawn, err)
 	}
 }
