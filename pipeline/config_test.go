@@ -74,7 +74,7 @@ stages:
 	want := []string{
 		path + ":2:1: sed: unknown key; allowed keys: model, out_dir, run, seed, stages",
 		path + `:3:18: model.n_layer: want an integer, got "two" (str)`,
-		path + ":7:5: stages[0].stepz: unknown key; allowed keys: name, kind, data, input, note, steps",
+		path + ":7:5: stages[0].stepz: unknown key; allowed keys: name, kind, data, input, keep_last, note, steps",
 		path + `:5:5: stages[0]: missing required key "steps" (steps to count)`,
 		path + `:9:11: stages[1].kind: unknown stage kind "nosuchkind"; kinds: count`,
 		path + `:10:5: stages[2]: missing required key "name"`,
@@ -146,7 +146,7 @@ func TestSetOverrides(t *testing.T) {
 	want := []string{
 		`--set stages.zz.steps=1: no stage named "zz" at stages`,
 		`--set stages.b.steps=many: stages[1].steps: want an integer, got "many" (str)`,
-		`--set stages.b.stepz=1: stages[1].stepz: unknown key; allowed keys: name, kind, data, input, note, steps`,
+		`--set stages.b.stepz=1: stages[1].stepz: unknown key; allowed keys: name, kind, data, input, keep_last, note, steps`,
 		path + ":4:32: model.n_embd: n_embd 8 is not divisible by n_head 3",
 	}
 	if len(ps) != len(want) {
@@ -198,5 +198,50 @@ func TestEmptyConfigSaysSo(t *testing.T) {
 	empty := writeConfig(t, t.TempDir(), "# nothing but a comment\n")
 	if _, err := Load(empty, nil); err == nil || !strings.Contains(err.Error(), "the config is empty") {
 		t.Fatalf("empty config: %v", err)
+	}
+}
+
+// A file option naming a directory, a path that does not exist or a glob that matches nothing (or matches a
+// directory) is a config problem at its key, found before anything runs.
+func TestFileOptionsMustNameFiles(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "corpus", "sub"), 0o755)
+	os.WriteFile(filepath.Join(dir, "corpus", "a.txt"), []byte("a"), 0o644)
+	path := writeConfig(t, dir, `run: test
+stages:
+  - name: a
+    kind: count
+    steps: 1
+    data: [corpus]
+  - name: b
+    kind: count
+    steps: 1
+    data:
+      - corpus/a.txt
+      - corpus/nosuch.txt
+      - corpus/*.json
+      - corpus/*
+`)
+	_, err := Load(path, nil)
+	ps, _ := AsProblems(err)
+	want := []string{
+		path + `:6:5: stages[0].data: "corpus" is a directory; name the files in it (a glob such as "corpus/*" works)`,
+		path + `:10:5: stages[1].data: "corpus/nosuch.txt" does not exist (relative paths are relative to ` + dir + ")",
+		path + `:10:5: stages[1].data: no file matches "corpus/*.json" (relative paths are relative to ` + dir + ")",
+		path + `:10:5: stages[1].data: "corpus/*" matches the directory ` + filepath.Join(dir, "corpus", "sub") + `; a file pattern must match files only`,
+	}
+	if len(ps) != len(want) {
+		t.Fatalf("got %d problems, want %d:\n%v", len(ps), len(want), err)
+	}
+	for i, p := range ps {
+		if p.String() != want[i] {
+			t.Errorf("problem %d:\n got %q\nwant %q", i, p.String(), want[i])
+		}
+	}
+	// Plan (and so run and status) refuses the same config in the same words rather than failing to hash a
+	// directory.
+	cfg := &Config{Dir: dir, Stages: []*StageConfig{{Name: "a", Kind: "count", Options: &countOptions{Steps: 1, Data: []string{"corpus"}}}}}
+	if _, err := Plan(cfg); err == nil || !strings.Contains(err.Error(), `stage a: data: "corpus" is a directory`) {
+		t.Errorf("Plan on a directory: %v", err)
 	}
 }

@@ -1,14 +1,11 @@
 package pipeline
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"reflect"
-	"strings"
 
 	"gopkg.in/yaml.v3"
 )
@@ -20,10 +17,9 @@ func Load(file string, sets []string) (*Config, error) {
 	if err != nil {
 		return nil, Problems{{Where: file, Msg: err.Error()}}
 	}
-	var doc yaml.Node
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&doc); err != nil && err != io.EOF {
-		return nil, Problems{{Where: file, Msg: "not valid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}}
+	doc, bad := parseYAML(file, data)
+	if bad != nil {
+		return nil, Problems{*bad}
 	}
 	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
 		return nil, Problems{{Where: file, Msg: "the config is empty or not a mapping of keys (run, seed, out_dir, model, stages)"}}
