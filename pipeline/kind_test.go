@@ -21,6 +21,8 @@ type countOptions struct {
 	Input string   `yaml:"input" ref:"count" doc:"an upstream count stage whose total is added"`
 	Data  []string `yaml:"data" file:"true" doc:"files whose byte counts are added"`
 	Note  string   `yaml:"note" doc:"free text"`
+	// KeepLast stands for the options that do not change a stage's output (see fingerprint).
+	KeepLast int `yaml:"keep_last" fingerprint:"-" doc:"ignored; left out of the fingerprint"`
 }
 
 // Test hooks: the steps each stage executed, and a step at which a stage fails as if killed.

@@ -50,6 +50,9 @@ func writeTable(w io.Writer, v reflect.Value, prefix string) {
 		if ref := f.Tag.Get("ref"); ref != "" {
 			doc += fmt.Sprintf(" (names an earlier stage of kind %s)", strings.ReplaceAll(ref, "|", " or "))
 		}
+		if f.Tag.Get("fingerprint") == "-" {
+			doc += " (left out of the fingerprint: changing it re-runs nothing, an interrupted run resumes)"
+		}
 		fmt.Fprintf(w, "| `%s%s` | %s | %s | %s |\n", prefix, key, typeName(f.Type), def, doc)
 	}
 }

@@ -56,6 +56,7 @@ func TestFingerprintChangesOnlyWithItsInputs(t *testing.T) {
 		{"unrelated stage", []string{"stages.c.note=x"}, []string{"c"}},
 		{"seed", []string{"seed=2"}, []string{"a", "b", "c"}},
 		{"model, which count ignores", []string{"model.n_layer=3"}, nil},
+		{"an option tagged fingerprint:\"-\"", []string{"stages.a.keep_last=7"}, nil},
 	}
 	for _, c := range cases {
 		got := fingerprints(t, mustLoad(t, path, c.sets...))

@@ -1,7 +1,9 @@
 package pipeline
 
 import (
+	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -85,11 +87,8 @@ func validate(cfg *Config, d *decoder) {
 		}
 		for _, f := range taggedFields(st.Options, "file") {
 			for _, pattern := range f.values {
-				matches, err := filepath.Glob(cfg.Resolve(pattern))
-				if err != nil {
-					add(st.path+"."+f.key, "bad file pattern %q: %v", pattern, err)
-				} else if len(matches) == 0 {
-					add(st.path+"."+f.key, "no file matches %q (relative paths are relative to %s)", pattern, cfg.Dir)
+				if _, bad := expandFiles(cfg, pattern); bad != "" {
+					add(st.path+"."+f.key, "%s", bad)
 				}
 			}
 		}
@@ -170,17 +169,69 @@ func (s *StageConfig) Files(cfg *Config) ([]string, error) {
 	var out []string
 	for _, f := range taggedFields(s.Options, "file") {
 		for _, pattern := range f.values {
-			matches, err := filepath.Glob(cfg.Resolve(pattern))
-			if err != nil {
-				return nil, err
-			}
-			if len(matches) == 0 {
-				return nil, fmt.Errorf("stage %s: no file matches %q", s.Name, pattern)
+			matches, bad := expandFiles(cfg, pattern)
+			if bad != "" {
+				return nil, fmt.Errorf("stage %s: %s: %s", s.Name, f.key, bad)
 			}
 			out = append(out, matches...)
 		}
 	}
 	return out, nil
+}
+
+// expandFiles expands one pattern of a file:"true" option to the files it names, or says in a config
+// problem's words why it names none that a stage could read: a path that does not exist, a glob that
+// matches nothing, a directory, a file that cannot be opened.
+func expandFiles(cfg *Config, pattern string) ([]string, string) {
+	resolved := cfg.Resolve(pattern)
+	matches, err := filepath.Glob(resolved)
+	if err != nil {
+		return nil, fmt.Sprintf("bad file pattern %q: %v", pattern, err)
+	}
+	if len(matches) == 0 {
+		if !hasGlobMeta(pattern) {
+			return nil, fmt.Sprintf("%q does not exist (relative paths are relative to %s)", pattern, cfg.Dir)
+		}
+		return nil, fmt.Sprintf("no file matches %q (relative paths are relative to %s)", pattern, cfg.Dir)
+	}
+	var dirs []string
+	for _, m := range matches {
+		info, err := os.Stat(m)
+		switch {
+		case err != nil:
+			return nil, fmt.Sprintf("cannot read %s: %v", m, unwrapPathError(err))
+		case info.IsDir():
+			dirs = append(dirs, m)
+		case !info.Mode().IsRegular():
+			return nil, fmt.Sprintf("%s is not a regular file", m)
+		default:
+			f, err := os.Open(m)
+			if err != nil {
+				return nil, fmt.Sprintf("cannot read %s: %v", m, unwrapPathError(err))
+			}
+			f.Close()
+		}
+	}
+	switch {
+	case len(dirs) == 0:
+		return matches, ""
+	case !hasGlobMeta(pattern):
+		return nil, fmt.Sprintf("%q is a directory; name the files in it (a glob such as %q works)", pattern, filepath.Join(pattern, "*"))
+	default:
+		return nil, fmt.Sprintf("%q matches the director%s %s; a file pattern must match files only", pattern,
+			map[bool]string{true: "y", false: "ies"}[len(dirs) == 1], strings.Join(dirs, ", "))
+	}
+}
+
+func hasGlobMeta(pattern string) bool { return strings.ContainsAny(pattern, `*?[\`) }
+
+// unwrapPathError drops the path from an *os.PathError, which the message around it already names.
+func unwrapPathError(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 func hasProblemUnder(reported map[string]bool, path string) bool {
