@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -39,6 +40,51 @@ func (e *LineError) Error() string {
 	return fmt.Sprintf("%s:%d: field %q: %s", e.File, e.Line, e.Field, e.Msg)
 }
 
+// LineErrors is every bad line of a data file, up to MaxLineErrors of them, so that one run lists what a
+// person has to fix:
+//
+//	data/sft.jsonl:17: field "completion": want a string, got a number
+//	data/sft.jsonl:20: field "prompt": missing
+//	...
+//	and 31 more bad lines in data/sft.jsonl
+//
+// errors.As finds the first *LineError in it.
+type LineErrors struct {
+	File   string
+	Errors []*LineError // the first MaxLineErrors bad lines, in file order
+	More   int          // bad lines after those
+}
+
+// MaxLineErrors is how many bad lines a LineErrors lists before it only counts them.
+const MaxLineErrors = 10
+
+func (e *LineErrors) Error() string {
+	lines := make([]string, len(e.Errors), len(e.Errors)+1)
+	for i, le := range e.Errors {
+		lines[i] = le.Error()
+	}
+	if e.More > 0 {
+		lines = append(lines, fmt.Sprintf("and %d more bad line%s in %s", e.More, plural(e.More), e.File))
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Unwrap gives the listed errors to errors.Is and errors.As.
+func (e *LineErrors) Unwrap() []error {
+	out := make([]error, len(e.Errors))
+	for i, le := range e.Errors {
+		out[i] = le
+	}
+	return out
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
 // ReadFile reads a JSONL data file. The first record decides the file's format and whether its texts
 // are plain strings or message lists:
 //
@@ -49,7 +95,8 @@ func (e *LineError) Error() string {
 // Every record must then have that format's fields with the first record's types. Other fields are
 // ignored, as TRL ignores extra columns. Each line must be one JSON object in valid UTF-8 with no key
 // twice; a blank line, a missing field, a wrong type, an empty completion or assistant message, and a
-// role other than system (first message only), user or assistant are errors (*LineError).
+// role other than system (first message only), user or assistant are errors (*LineError). Reading goes on
+// past a bad line: the error is a *LineErrors listing the first MaxLineErrors bad lines and counting the rest.
 func ReadFile(path string) (*File, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -62,6 +109,7 @@ func ReadFile(path string) (*File, error) {
 // Read is ReadFile on a reader; name is the file name its errors give.
 func Read(r io.Reader, name string) (*File, error) {
 	out := &File{Name: name}
+	bad := &LineErrors{File: name}
 	br := bufio.NewReader(r)
 	for n := 1; ; n++ {
 		text, err := br.ReadBytes('\n')
@@ -72,13 +120,23 @@ func Read(r io.Reader, name string) (*File, error) {
 			break
 		}
 		rec, perr := out.parseLine(line{file: name, n: n}, bytes.TrimRight(text, "\r\n"))
-		if perr != nil {
+		var le *LineError
+		switch {
+		case perr == nil:
+			out.Records = append(out.Records, rec)
+		case !errors.As(perr, &le):
 			return nil, perr
+		case len(bad.Errors) < MaxLineErrors:
+			bad.Errors = append(bad.Errors, le)
+		default:
+			bad.More++
 		}
-		out.Records = append(out.Records, rec)
 		if err != nil {
 			break
 		}
+	}
+	if len(bad.Errors) > 0 {
+		return nil, bad
 	}
 	if len(out.Records) == 0 {
 		return nil, fmt.Errorf("%s: no records", name)
@@ -259,6 +317,15 @@ func (l line) messages(field string, assistantOnly bool) ([]Message, error) {
 // decodeObject decodes one JSON object into its fields' undecoded values, refusing a key given twice
 // and anything after the object.
 func decodeObject(data []byte) (map[string]json.RawMessage, error) {
+	fields, err := decodeObjectRaw(data)
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		// encoding/json says just "EOF" or "unexpected EOF".
+		err = errors.New("the line ends inside the object (a record must be one whole line)")
+	}
+	return fields, err
+}
+
+func decodeObjectRaw(data []byte) (map[string]json.RawMessage, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if tok, err := dec.Token(); err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package textdata
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -101,5 +102,49 @@ func TestReadFileLineError(t *testing.T) {
 	var le *LineError
 	if !errors.As(err, &le) || le.File != path || le.Line != 2 || le.Field != "completion" || le.Msg != "want a string, got a boolean" {
 		t.Fatalf("error %#v", err)
+	}
+}
+
+// TestReadListsManyBadLines: reading goes on past a bad line, so one error lists the first MaxLineErrors
+// bad lines (each file:line: field: problem) and counts the rest; errors.As still finds the first.
+func TestReadListsManyBadLines(t *testing.T) {
+	const ok = `{"prompt": "p", "completion": "c"}` + "\n"
+	var data strings.Builder
+	var want []string
+	for i := 1; i <= 30; i++ {
+		switch {
+		case i%2 == 1:
+			data.WriteString(ok)
+		case i%4 == 0:
+			data.WriteString(`{"prompt": "p", "completion": 3}` + "\n")
+			want = append(want, fmt.Sprintf(`d.jsonl:%d: field "completion": want a string, got a number`, i))
+		default:
+			data.WriteString(`{"prompt": "p", "completion": "c"` + "\n")
+			want = append(want, fmt.Sprintf(`d.jsonl:%d: not a JSON object: the line ends inside the object (a record must be one whole line)`, i))
+		}
+	}
+	// 15 bad lines: 10 listed, 5 counted.
+	_, err := Read(strings.NewReader(data.String()), "d.jsonl")
+	wantText := strings.Join(want[:MaxLineErrors], "\n") + "\nand 5 more bad lines in d.jsonl"
+	if err == nil || err.Error() != wantText {
+		t.Fatalf("error\n%v\nwant\n%s", err, wantText)
+	}
+	var le *LineError
+	if !errors.As(err, &le) || le.Line != 2 {
+		t.Errorf("errors.As gives %#v, want line 2's error", le)
+	}
+	// A bad first line does not stop the format being decided by the next; 11 bad lines say "1 more".
+	data.Reset()
+	data.WriteString("not json\n")
+	for i := 2; i <= 12; i++ {
+		data.WriteString(`{"prompt": "p"}` + "\n")
+	}
+	data.WriteString(ok)
+	_, err = Read(strings.NewReader(data.String()), "d.jsonl")
+	lines := strings.Split(fmt.Sprint(err), "\n")
+	if len(lines) != MaxLineErrors+1 || !strings.HasPrefix(lines[0], "d.jsonl:1: not a JSON object") ||
+		lines[1] != `d.jsonl:2: field "completion": missing (a file of prompts alone is neither SFT nor preference data)` ||
+		lines[MaxLineErrors] != "and 2 more bad lines in d.jsonl" {
+		t.Errorf("error\n%v", err)
 	}
 }
