@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"pipeline/pipeline"
@@ -57,5 +58,56 @@ func TestReadmeExampleConfigValidates(t *testing.T) {
 	os.WriteFile(path, block, 0o644)
 	if _, err := pipeline.Load(path, nil); err != nil {
 		t.Fatalf("README's example config:\n%v", err)
+	}
+}
+
+// Options that change neither a stage's weights nor its recorded results (checkpoint_every, keep_last,
+// eval_every) are left out of the fingerprint of every training stage; any other option, eval_batches
+// included, still changes it and its dependants'.
+func TestFingerprintIgnoresCheckpointAndEvalCadence(t *testing.T) {
+	const file = "configs/tiny.yaml"
+	if _, err := os.Stat("data/corpus/kjv.txt"); err != nil {
+		t.Skip("data/corpus is absent (bash scripts/get-data.sh makes it)")
+	}
+	fps := func(sets ...string) map[string]string {
+		t.Helper()
+		cfg, err := pipeline.Load(file, sets)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plans, err := pipeline.Plan(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]string{}
+		for _, p := range plans {
+			out[p.Stage.Name] = p.Fingerprint
+		}
+		return out
+	}
+	base := fps()
+	same := fps("stages.pretrain.keep_last=5", "stages.pretrain.eval_every=7", "stages.pretrain.checkpoint_every=3",
+		"stages.sft.eval_every=3", "stages.sft.keep_last=1", "stages.sft.checkpoint_every=9",
+		"stages.reward.eval_every=5", "stages.reward.keep_last=4", "stages.reward.checkpoint_every=6",
+		"stages.ppo.checkpoint_every=3", "stages.ppo.keep_last=5")
+	for name, fp := range base {
+		if same[name] != fp {
+			t.Errorf("stage %s: checkpoint or eval cadence changed its fingerprint", name)
+		}
+	}
+	for _, c := range []struct {
+		set     string
+		changed []string
+	}{
+		{"stages.pretrain.lr=1e-3", []string{"pretrain", "sft", "reward", "dpo", "ppo", "eval"}},
+		{"stages.pretrain.eval_batches=2", []string{"pretrain", "sft", "reward", "dpo", "ppo", "eval"}},
+		{"stages.ppo.lr=1e-4", []string{"ppo", "eval"}},
+	} {
+		got := fps(c.set)
+		for name, fp := range base {
+			if changed := got[name] != fp; changed != slices.Contains(c.changed, name) {
+				t.Errorf("--set %s: stage %s changed %v, want %v", c.set, name, changed, !changed)
+			}
+		}
 	}
 }

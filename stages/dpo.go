@@ -55,9 +55,9 @@ type dpoOptions struct {
 	LabelSmoothing float64 `yaml:"label_smoothing" doc:"ε in [0, 0.5): the assumed rate of flipped preferences (conservative DPO); sigmoid only"`
 	SeqLen         int     `yaml:"seq_len" doc:"tokens per side (prompt + completion; longer sides lose their end); 0 means the init model's n_positions"`
 	optimOptions   `yaml:",inline"`
-	EvalEvery      int `yaml:"eval_every" doc:"score the held-out pairs every N steps (and at the end)"`
-	Checkpoint     int `yaml:"checkpoint_every" doc:"write a resumable checkpoint every N steps"`
-	KeepLast       int `yaml:"keep_last" doc:"checkpoints kept besides the best"`
+	EvalEvery      int `yaml:"eval_every" fingerprint:"-" doc:"score the held-out pairs every N steps (and at the end)"`
+	Checkpoint     int `yaml:"checkpoint_every" fingerprint:"-" doc:"write a resumable checkpoint every N steps"`
+	KeepLast       int `yaml:"keep_last" fingerprint:"-" doc:"checkpoints kept besides the best"`
 }
 
 func (dpoKind) Name() string { return "dpo" }

@@ -89,8 +89,8 @@ type ppoOptions struct {
 	Beta1             float64  `yaml:"beta1" doc:"AdamW's first-moment decay"`
 	Beta2             float64  `yaml:"beta2" doc:"AdamW's second-moment decay"`
 	GradClip          float64  `yaml:"grad_clip" doc:"clip the global gradient norm (policy and value together) to this; 0 turns clipping off"`
-	Checkpoint        int      `yaml:"checkpoint_every" doc:"write a resumable checkpoint every N PPO iterations"`
-	KeepLast          int      `yaml:"keep_last" doc:"checkpoints kept"`
+	Checkpoint        int      `yaml:"checkpoint_every" fingerprint:"-" doc:"write a resumable checkpoint every N PPO iterations"`
+	KeepLast          int      `yaml:"keep_last" fingerprint:"-" doc:"checkpoints kept"`
 }
 
 func (ppoKind) Name() string { return "ppo" }

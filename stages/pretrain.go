@@ -29,10 +29,10 @@ type pretrainOptions struct {
 	Objective    string   `yaml:"objective" doc:"causal (next-token prediction)"`
 	SeqLen       int      `yaml:"seq_len" doc:"tokens per training row; 0 means model.n_positions"`
 	optimOptions `yaml:",inline"`
-	EvalEvery    int `yaml:"eval_every" doc:"validate every N steps (and at the end)"`
+	EvalEvery    int `yaml:"eval_every" fingerprint:"-" doc:"validate every N steps (and at the end)"`
 	EvalBatches  int `yaml:"eval_batches" doc:"batches of held-out windows per validation"`
-	Checkpoint   int `yaml:"checkpoint_every" doc:"write a resumable checkpoint every N steps"`
-	KeepLast     int `yaml:"keep_last" doc:"checkpoints kept besides the best"`
+	Checkpoint   int `yaml:"checkpoint_every" fingerprint:"-" doc:"write a resumable checkpoint every N steps"`
+	KeepLast     int `yaml:"keep_last" fingerprint:"-" doc:"checkpoints kept besides the best"`
 	SampleTokens int `yaml:"sample_tokens" doc:"tokens to sample from the final model as a self-check"`
 }
 

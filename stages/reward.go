@@ -33,9 +33,9 @@ type rewardOptions struct {
 	Center       float64 `yaml:"center_rewards_coefficient" doc:"c: adds c · mean((r_w + r_l)²) to the loss, which keeps rewards near 0 (TRL's center_rewards_coefficient; 0 turns it off)"`
 	SeqLen       int     `yaml:"seq_len" doc:"tokens per side (prompt + answer + <|endoftext|>; longer sides lose their end, and pairs then identical are dropped); 0 means the init model's n_positions"`
 	optimOptions `yaml:",inline"`
-	EvalEvery    int `yaml:"eval_every" doc:"score the held-out pairs every N steps (and at the end)"`
-	Checkpoint   int `yaml:"checkpoint_every" doc:"write a resumable checkpoint every N steps"`
-	KeepLast     int `yaml:"keep_last" doc:"checkpoints kept besides the best"`
+	EvalEvery    int `yaml:"eval_every" fingerprint:"-" doc:"score the held-out pairs every N steps (and at the end)"`
+	Checkpoint   int `yaml:"checkpoint_every" fingerprint:"-" doc:"write a resumable checkpoint every N steps"`
+	KeepLast     int `yaml:"keep_last" fingerprint:"-" doc:"checkpoints kept besides the best"`
 }
 
 // scoreInitStd is the standard deviation of the head's initial weights: transformers initialises

@@ -45,10 +45,10 @@ type sftOptions struct {
 	Pack          bool             `yaml:"pack" doc:"put several examples one after another in a row (a target never crosses into the next example); otherwise one example per row, padded"`
 	SeqLen        int              `yaml:"seq_len" doc:"real tokens per row, longer examples losing their end; 0 means the checkpoint's n_positions less prefix or prompt tuning's num_virtual_tokens"`
 	optimOptions  `yaml:",inline"`
-	EvalEvery     int `yaml:"eval_every" doc:"held-out loss every N steps (and at the end)"`
+	EvalEvery     int `yaml:"eval_every" fingerprint:"-" doc:"held-out loss every N steps (and at the end)"`
 	EvalBatches   int `yaml:"eval_batches" doc:"held-out batches per validation, from a seeded shuffle of the held-out examples; 0 means all of them"`
-	Checkpoint    int `yaml:"checkpoint_every" doc:"write a resumable checkpoint every N steps"`
-	KeepLast      int `yaml:"keep_last" doc:"checkpoints kept besides the best"`
+	Checkpoint    int `yaml:"checkpoint_every" fingerprint:"-" doc:"write a resumable checkpoint every N steps"`
+	KeepLast      int `yaml:"keep_last" fingerprint:"-" doc:"checkpoints kept besides the best"`
 	CheckPrompts  int `yaml:"check_prompts" doc:"held-out prompts (training ones when there are none) that the initial and the fine-tuned model answer greedily as a self-check"`
 }
 
