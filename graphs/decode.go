@@ -20,8 +20,10 @@ import (
 //
 // It keeps every layer's keys and values of the positions seen so far (the
 // KV cache), so a new token costs one position: its query attends the cached
-// keys instead of the whole prefix being run again. All buffers are
-// allocated by NewDecoder; Feed allocates no slices.
+// keys instead of the whole prefix being run again. FeedAll gives the logits
+// of every position fed (scoring a continuation in one pass), and Truncate
+// drops the positions after a prefix worth keeping. All buffers are
+// allocated by NewDecoder; Feed and FeedAll allocate no slices.
 //
 // The weights are views of the Params slab, so a Decoder sees in-place
 // updates of Params.Data (an optimizer step) from its next Feed on; the
@@ -184,16 +186,8 @@ func (d *Decoder) Len() int { return d.n }
 // copy it to keep it. It fails, changing nothing, when ids is empty, an id is
 // outside [0, V), or the sequence would outgrow the context n_positions.
 func (d *Decoder) Feed(ids []int) ([]float32, error) {
-	if len(ids) == 0 {
-		return nil, errors.New("decoder: Feed with no ids")
-	}
-	if d.n+len(ids) > d.cfg.NPositions {
-		return nil, fmt.Errorf("decoder: %d positions cached + %d new exceed the context of %d", d.n, len(ids), d.cfg.NPositions)
-	}
-	for i, id := range ids {
-		if id < 0 || id >= d.cfg.VocabSize {
-			return nil, fmt.Errorf("decoder: id %d at %d outside [0, %d)", id, i, d.cfg.VocabSize)
-		}
+	if err := d.check(ids); err != nil {
+		return nil, err
 	}
 	for len(ids) > 0 {
 		m := min(len(ids), d.rows)
@@ -203,19 +197,110 @@ func (d *Decoder) Feed(ids []int) ([]float32, error) {
 	return d.logits, nil
 }
 
+// FeedAll appends ids to the sequence, as Feed does, and writes the logits
+// of every one of them into logits, which must hold len(ids)*V: row i
+// predicts the token after ids[i]. The ids run through the model in chunks
+// of up to decodeChunk positions, and ln_f and the head take all of a
+// chunk's rows in one product, so scoring M tokens costs about as much as
+// feeding them, not M single-row passes.
+//
+// The numbers are Feed's: with the pure-Go BLAS row i equals, bit for bit,
+// the logits Feed returns after ids[i] (and Model.Forward's at that
+// position), however the sequence is cut into Feed and FeedAll calls. With
+// OpenBLAS a row of the [M, V] head product may round differently from the
+// same row alone (see Decoder), so they agree to a few 1e-6 of the row's
+// largest logit. It fails, changing nothing, as Feed does, or when logits is
+// not len(ids)*V long. FeedAll allocates nothing.
+func (d *Decoder) FeedAll(ids []int, logits []float32) error {
+	if err := d.check(ids); err != nil {
+		return err
+	}
+	V, C := d.cfg.VocabSize, d.cfg.NEmbd
+	if len(logits) != len(ids)*V {
+		return fmt.Errorf("decoder: FeedAll of %d ids into %d logits, want %d", len(ids), len(logits), len(ids)*V)
+	}
+	for len(ids) > 0 {
+		m := min(len(ids), d.rows)
+		d.embed(ids[:m])
+		d.blocks(m)
+		d.lmHead(logits[:m*V], d.x[:m*C], m)
+		d.n += m
+		ids, logits = ids[m:], logits[m*V:]
+	}
+	return nil
+}
+
+// Truncate drops the cached positions from n on, so that the next Feed or
+// FeedAll continues the sequence after its first n positions: the keys and
+// values of positions before n are those of the tokens fed then, unchanged,
+// so a shared prefix need not be run again. n counts the adapter's virtual
+// positions, which cannot be dropped (Reset starts over): it must lie in
+// [P, Len()]. Truncate(Len()) does nothing. The logits Feed returned last
+// are not those of position n-1: feed at least one token for new ones.
+func (d *Decoder) Truncate(n int) error {
+	if n < d.virtual || n > d.n {
+		return fmt.Errorf("decoder: Truncate to %d positions outside [%d, %d]", n, d.virtual, d.n)
+	}
+	d.n = n
+	return nil
+}
+
+// check is Feed's and FeedAll's validation of ids.
+func (d *Decoder) check(ids []int) error {
+	if len(ids) == 0 {
+		return errors.New("decoder: Feed with no ids")
+	}
+	if d.n+len(ids) > d.cfg.NPositions {
+		return fmt.Errorf("decoder: %d positions cached + %d new exceed the context of %d", d.n, len(ids), d.cfg.NPositions)
+	}
+	for i, id := range ids {
+		if id < 0 || id >= d.cfg.VocabSize {
+			return fmt.Errorf("decoder: id %d at %d outside [0, %d)", id, i, d.cfg.VocabSize)
+		}
+	}
+	return nil
+}
+
 // forward embeds the M = len(ids) <= d.rows tokens at positions P..P+M-1
 // (P = d.n) and runs them (see run).
 func (d *Decoder) forward(ids []int) {
+	d.embed(ids)
+	d.run(len(ids))
+}
+
+// embed writes the embeddings of the M = len(ids) <= d.rows tokens at
+// positions P..P+M-1 (P = d.n) into d.x.
+func (d *Decoder) embed(ids []int) {
 	C := d.cfg.NEmbd
 	embeddingForward(d.x[:len(ids)*C], ids, d.wte, d.wpe[d.n*C:], 1, len(ids), C) // [M, C], positions from P
-	d.run(len(ids))
 }
 
 // run takes the M embedded rows in d.x through every block as positions
 // P..P+M-1 (P = d.n), appending their keys and values to the cache, and
-// leaves the logits of the last one in d.logits. Each kernel is called as the
-// graph's op calls it (see gptForward, block, attention, mlp), on M rows.
+// leaves the logits of the last one in d.logits.
 func (d *Decoder) run(M int) {
+	d.blocks(M)
+	// Only the last position's logits are needed: ln_f and the head on one row.
+	C := d.cfg.NEmbd
+	d.lmHead(d.logits, d.x[(M-1)*C:M*C], 1)
+	d.n += M
+}
+
+// lmHead writes into logits [M, V] the logits of the M rows x [M, C] (the
+// last block's output): ln_f, then the head, each one call over the M rows.
+func (d *Decoder) lmHead(logits, x []float32, M int) {
+	cfg := d.cfg
+	C := cfg.NEmbd
+	layerNormForward(d.h[:M*C], d.mean[:M], d.rstd[:M], x, d.lnfW, d.lnfB, M, C, cfg.LayerNormEpsilon)
+	matmulForward(logits, d.h[:M*C], d.head, nil, nil, M, C, cfg.VocabSize, true) // [M, V]
+}
+
+// blocks takes the M embedded rows in d.x through every block as positions
+// P..P+M-1 (P = d.n), appending their keys and values to the cache and
+// leaving the last block's output in d.x; d.n is left to the caller. Each
+// kernel is called as the graph's op calls it (see gptForward, block,
+// attention, mlp), on M rows.
+func (d *Decoder) blocks(M int) {
 	cfg := d.cfg
 	P, T, C, NH := d.n, cfg.NPositions, cfg.NEmbd, cfg.NHead
 	eps := cfg.LayerNormEpsilon
@@ -245,11 +330,7 @@ func (d *Decoder) run(M int) {
 		matmulForward(xb, act, w.fcOutW, w.fcOutB, x, M, 4*C, C, false) // [M, C]
 		x, xb = xb, x
 	}
-	// Only the last position's logits are needed: ln_f and the head on one row.
-	last := x[(M-1)*C:]
-	layerNormForward(h[:C], mean[:1], rstd[:1], last, d.lnfW, d.lnfB, 1, C, eps)
-	matmulForward(d.logits, h[:C], d.head, nil, nil, 1, C, cfg.VocabSize, true) // [1, V]
-	d.n += M
+	// An even number of swaps per layer: the output is back in d.x.
 }
 
 // StopReason says why Generate stopped.

@@ -430,3 +430,182 @@ func BenchmarkDecodeToken(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tokens/s")
 }
+
+// TestDecoderFeedAll: FeedAll's row i is, at every position, the logits Feed
+// returns after the same token and the full forward's (see checkSame), for
+// the whole context in one call (two chunks inside) and for uneven pieces
+// mixed with Feed; a failing FeedAll changes nothing.
+func TestDecoderFeedAll(t *testing.T) {
+	cfg, p := randomModel(t)
+	T, V := cfg.NPositions, cfg.VocabSize
+	ids := randomIDs(T, V, 13)
+	want := fullForward(t, cfg, p, ids)
+	d := newDecoder(t, cfg, p)
+	fed := make([]float32, T*V) // Feed's logits, one token at a time
+	for i, id := range ids {
+		got, err := d.Feed([]int{id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		copy(fed[i*V:], got)
+	}
+
+	d.Reset()
+	all := make([]float32, T*V)
+	if err := d.FeedAll(ids, all); err != nil {
+		t.Fatal(err)
+	}
+	if d.Len() != T {
+		t.Errorf("Len %d after FeedAll of %d", d.Len(), T)
+	}
+	worst, worstFeed := 0.0, 0.0
+	for i := range ids {
+		row := all[i*V : (i+1)*V]
+		worst = math.Max(worst, checkSame(t, "FeedAll vs full forward: position "+strconv.Itoa(i), row, want[i*V:(i+1)*V]))
+		worstFeed = math.Max(worstFeed, checkSame(t, "FeedAll vs Feed: position "+strconv.Itoa(i), row, fed[i*V:(i+1)*V]))
+	}
+	t.Logf("%s: FeedAll's worst difference from the full forward %.3g, from Feed %.3g of the row's max |logit|", BLASName, worst, worstFeed)
+
+	// Pieces: FeedAll, Feed, FeedAll across the chunk boundary, one token.
+	d.Reset()
+	for _, end := range []int{5, 9, 70, T - 1, T} {
+		start := d.Len()
+		if end == 9 {
+			got, err := d.Feed(ids[start:end])
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkSame(t, "pieces: Feed at "+strconv.Itoa(end-1), got, want[(end-1)*V:end*V])
+			continue
+		}
+		out := make([]float32, (end-start)*V)
+		if err := d.FeedAll(ids[start:end], out); err != nil {
+			t.Fatal(err)
+		}
+		for i := start; i < end; i++ {
+			checkSame(t, "pieces: FeedAll at "+strconv.Itoa(i), out[(i-start)*V:(i-start+1)*V], want[i*V:(i+1)*V])
+		}
+	}
+
+	// Failures change nothing: past the context, a bad id, no ids, a logits
+	// slice of the wrong length.
+	d.Reset()
+	if err := d.FeedAll(ids[:3], make([]float32, 3*V)); err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]struct {
+		ids    []int
+		logits []float32
+	}{
+		"past the context": {make([]int, T-2), make([]float32, (T-2)*V)},
+		"id outside [V)":   {[]int{1, V}, make([]float32, 2*V)},
+		"no ids":           {nil, nil},
+		"short logits":     {[]int{1, 2}, make([]float32, 2*V-1)},
+	} {
+		if err := d.FeedAll(c.ids, c.logits); err == nil {
+			t.Errorf("FeedAll %s succeeded", name)
+		}
+	}
+	if d.Len() != 3 {
+		t.Errorf("failed FeedAlls left Len %d, want 3", d.Len())
+	}
+	got, err := d.Feed(ids[3:4])
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkSame(t, "after failed FeedAlls", got, want[3*V:4*V])
+}
+
+// TestDecoderTruncate: truncating to a shared prefix and feeding another
+// continuation gives the logits of a fresh Reset and the whole new sequence
+// (see checkSame), through Feed and FeedAll; Truncate refuses positions past
+// Len or inside an adapter's virtual positions, and with a prefix or prompt
+// adapter Truncate(P) starts over as Reset does.
+func TestDecoderTruncate(t *testing.T) {
+	cfg, p := randomModel(t)
+	T, V := cfg.NPositions, cfg.VocabSize
+	first, second := randomIDs(T, V, 21), randomIDs(T, V, 22)
+	d := newDecoder(t, cfg, p)
+	fresh := newDecoder(t, cfg, p)
+	for _, keep := range []int{0, 1, 20, 64, 70, T - 1} {
+		seq := append(slices.Clone(first[:keep]), second[keep:]...)
+		want := make([]float32, T*V)
+		fresh.Reset()
+		if err := fresh.FeedAll(seq, want); err != nil {
+			t.Fatal(err)
+		}
+		d.Reset()
+		if _, err := d.Feed(first[:min(keep+10, T)]); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Truncate(keep); err != nil {
+			t.Fatal(err)
+		}
+		if d.Len() != keep {
+			t.Errorf("Len %d after Truncate(%d)", d.Len(), keep)
+		}
+		got := make([]float32, (T-keep)*V)
+		if err := d.FeedAll(seq[keep:], got); err != nil {
+			t.Fatal(err)
+		}
+		for i := keep; i < T; i++ {
+			checkSame(t, "truncated to "+strconv.Itoa(keep)+": position "+strconv.Itoa(i), got[(i-keep)*V:(i-keep+1)*V], want[i*V:(i+1)*V])
+		}
+		// Feed after a Truncate: one token past the kept prefix.
+		if err := d.Truncate(keep); err != nil {
+			t.Fatal(err)
+		}
+		one, err := d.Feed(seq[keep : keep+1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkSame(t, "Feed after Truncate("+strconv.Itoa(keep)+")", one, want[keep*V:(keep+1)*V])
+	}
+	d.Reset()
+	if _, err := d.Feed(first[:5]); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Truncate(6); err == nil {
+		t.Error("Truncate past Len succeeded")
+	}
+	if err := d.Truncate(-1); err == nil {
+		t.Error("Truncate(-1) succeeded")
+	}
+	if d.Len() != 5 {
+		t.Errorf("failed Truncates left Len %d", d.Len())
+	}
+
+	ids := randomIDs(8, V, 23)
+	prefix, err := NewPrefix(cfg, 3, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prompt, err := NewPrompt(cfg, p, PromptOptions{NumVirtualTokens: 5}, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []*Adapter{prefix, prompt} {
+		P := a.Virtual()
+		d, err := NewDecoderWith(cfg, p, a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := make([]float32, len(ids)*V)
+		if err := d.FeedAll(ids, want); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Truncate(P - 1); err == nil {
+			t.Errorf("%s: Truncate into the virtual positions succeeded", a.Config.PeftType)
+		}
+		for _, keep := range []int{P, P + 3} {
+			if err := d.Truncate(keep); err != nil {
+				t.Fatal(err)
+			}
+			got := make([]float32, (len(ids)-(keep-P))*V)
+			if err := d.FeedAll(ids[keep-P:], got); err != nil {
+				t.Fatal(err)
+			}
+			checkSame(t, string(a.Config.PeftType)+" after Truncate("+strconv.Itoa(keep)+")", got, want[(keep-P)*V:])
+		}
+	}
+}
