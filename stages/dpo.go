@@ -47,17 +47,16 @@ import (
 type dpoKind struct{}
 
 type dpoOptions struct {
-	Init           string `yaml:"init" ref:"pretrain|sft" required:"true" doc:"the checkpoint the policy starts from; a LoRA adapter (sft's lora without merge) trains on as one"`
-	Reference      string `yaml:"reference" ref:"pretrain|sft" doc:"the frozen reference model, loaded apart from the policy; empty means init's checkpoint, or for a LoRA adapter as init its base, scored by the policy's model with the adapter off"`
-	prefData       `yaml:",inline"`
-	Beta           float64 `yaml:"beta" doc:"β: the implicit reward is β log(π/π_ref); larger keeps the policy closer to the reference"`
-	LossType       string  `yaml:"loss_type" doc:"sigmoid (DPO), ipo (log-probabilities averaged per completion token) or hinge"`
-	LabelSmoothing float64 `yaml:"label_smoothing" doc:"ε in [0, 0.5): the assumed rate of flipped preferences (conservative DPO); sigmoid only"`
-	SeqLen         int     `yaml:"seq_len" doc:"tokens per side (prompt + completion; longer sides lose their end); 0 means the init model's n_positions"`
-	optimOptions   `yaml:",inline"`
-	EvalEvery      int `yaml:"eval_every" fingerprint:"-" doc:"score the held-out pairs every N steps (and at the end)"`
-	Checkpoint     int `yaml:"checkpoint_every" fingerprint:"-" doc:"write a resumable checkpoint every N steps"`
-	KeepLast       int `yaml:"keep_last" fingerprint:"-" doc:"checkpoints kept besides the best"`
+	Init              string `yaml:"init" ref:"pretrain|sft" required:"true" doc:"the checkpoint the policy starts from; a LoRA adapter (sft's lora without merge) trains on as one"`
+	Reference         string `yaml:"reference" ref:"pretrain|sft" doc:"the frozen reference model, loaded apart from the policy; empty means init's checkpoint, or for a LoRA adapter as init its base, scored by the policy's model with the adapter off"`
+	prefData          `yaml:",inline"`
+	Beta              float64 `yaml:"beta" doc:"β: the implicit reward is β log(π/π_ref); larger keeps the policy closer to the reference"`
+	LossType          string  `yaml:"loss_type" doc:"sigmoid (DPO), ipo (log-probabilities averaged per completion token) or hinge"`
+	LabelSmoothing    float64 `yaml:"label_smoothing" doc:"ε in [0, 0.5): the assumed rate of flipped preferences (conservative DPO); sigmoid only"`
+	SeqLen            int     `yaml:"seq_len" doc:"tokens per side (prompt + completion; longer sides lose their end); 0 means the init model's n_positions"`
+	optimOptions      `yaml:",inline"`
+	evalCadence       `yaml:",inline"`
+	checkpointOptions `yaml:",inline"`
 }
 
 func (dpoKind) Name() string { return "dpo" }
@@ -75,7 +74,8 @@ func (dpoKind) IgnoresModel() {}
 func (dpoKind) Defaults() any {
 	opt := defaultOptim(1e-4, 200)
 	opt.BatchSize, opt.WeightDecay = 8, 0
-	return &dpoOptions{Beta: 0.1, LossType: string(losses.DPOSigmoid), optimOptions: opt, EvalEvery: 50, Checkpoint: 50, KeepLast: 2}
+	return &dpoOptions{Beta: 0.1, LossType: string(losses.DPOSigmoid), optimOptions: opt,
+		evalCadence: evalCadence{EvalEvery: 50}, checkpointOptions: checkpointEvery(50)}
 }
 
 func (dpoKind) Validate(opts any, run *pipeline.Config, report func(key, msg string)) {
@@ -93,9 +93,8 @@ func (dpoKind) Validate(opts any, run *pipeline.Config, report func(key, msg str
 	// The init checkpoint has the model block's context (pretrain, or a fine-tuning of it).
 	seqLenWithin(report, o.SeqLen, run.Model.NPositions)
 	o.optimOptions.validate(report)
-	positive(report, "eval_every", o.EvalEvery)
-	positive(report, "checkpoint_every", o.Checkpoint)
-	positive(report, "keep_last", o.KeepLast)
+	o.evalCadence.validate(report)
+	o.checkpointOptions.validate(report)
 }
 
 func (o *dpoOptions) loss() losses.DPOConfig {

@@ -22,18 +22,17 @@ import (
 type pretrainKind struct{}
 
 type pretrainOptions struct {
-	Tokenizer    string   `yaml:"tokenizer" ref:"bpe" required:"true" doc:"the bpe stage whose tokenizer encodes the corpus"`
-	Corpus       []string `yaml:"corpus" file:"true" required:"true" doc:"corpus files (globs), relative to the config file"`
-	DocSeparator string   `yaml:"doc_separator" doc:"regular expression; a line matching it ends a document (and is dropped)"`
-	ValFraction  float64  `yaml:"val_fraction" doc:"fraction of documents held out for validation"`
-	Objective    string   `yaml:"objective" doc:"causal (next-token prediction)"`
-	SeqLen       int      `yaml:"seq_len" doc:"tokens per training row; 0 means model.n_positions"`
-	optimOptions `yaml:",inline"`
-	EvalEvery    int `yaml:"eval_every" fingerprint:"-" doc:"validate every N steps (and at the end)"`
-	EvalBatches  int `yaml:"eval_batches" doc:"batches of held-out windows per validation"`
-	Checkpoint   int `yaml:"checkpoint_every" fingerprint:"-" doc:"write a resumable checkpoint every N steps"`
-	KeepLast     int `yaml:"keep_last" fingerprint:"-" doc:"checkpoints kept besides the best"`
-	SampleTokens int `yaml:"sample_tokens" doc:"tokens to sample from the final model as a self-check"`
+	Tokenizer         string   `yaml:"tokenizer" ref:"bpe" required:"true" doc:"the bpe stage whose tokenizer encodes the corpus"`
+	Corpus            []string `yaml:"corpus" file:"true" required:"true" doc:"corpus files (globs), relative to the config file"`
+	DocSeparator      string   `yaml:"doc_separator" doc:"regular expression; a line matching it ends a document (and is dropped)"`
+	ValFraction       float64  `yaml:"val_fraction" doc:"fraction of documents held out for validation"`
+	Objective         string   `yaml:"objective" doc:"causal (next-token prediction)"`
+	SeqLen            int      `yaml:"seq_len" doc:"tokens per training row; 0 means model.n_positions"`
+	optimOptions      `yaml:",inline"`
+	evalCadence       `yaml:",inline"`
+	EvalBatches       int `yaml:"eval_batches" doc:"batches of held-out windows per validation"`
+	checkpointOptions `yaml:",inline"`
+	SampleTokens      int `yaml:"sample_tokens" doc:"tokens to sample from the final model as a self-check"`
 }
 
 func (pretrainKind) Name() string { return "pretrain" }
@@ -43,7 +42,8 @@ func (pretrainKind) Doc() string {
 
 func (pretrainKind) Defaults() any {
 	return &pretrainOptions{DocSeparator: `^\s*%?\s*$`, ValFraction: 0.05, Objective: "causal",
-		optimOptions: defaultOptim(3e-3, 1000), EvalEvery: 100, EvalBatches: 8, Checkpoint: 100, KeepLast: 2, SampleTokens: 64}
+		optimOptions: defaultOptim(3e-3, 1000), evalCadence: evalCadence{EvalEvery: 100}, EvalBatches: 8,
+		checkpointOptions: checkpointEvery(100), SampleTokens: 64}
 }
 
 func (pretrainKind) Validate(opts any, run *pipeline.Config, report func(key, msg string)) {
@@ -59,10 +59,9 @@ func (pretrainKind) Validate(opts any, run *pipeline.Config, report func(key, ms
 	}
 	seqLenWithin(report, o.SeqLen, run.Model.NPositions)
 	o.optimOptions.validate(report)
-	positive(report, "eval_every", o.EvalEvery)
+	o.evalCadence.validate(report)
 	positive(report, "eval_batches", o.EvalBatches)
-	positive(report, "checkpoint_every", o.Checkpoint)
-	positive(report, "keep_last", o.KeepLast)
+	o.checkpointOptions.validate(report)
 	if o.SampleTokens < 0 {
 		report("sample_tokens", "must not be negative")
 	}

@@ -28,14 +28,13 @@ import (
 type rewardKind struct{}
 
 type rewardOptions struct {
-	Init         string `yaml:"init" ref:"pretrain|sft" required:"true" doc:"the checkpoint whose decoder the reward model starts from; the architecture and the tokenizer come from it"`
-	prefData     `yaml:",inline"`
-	Center       float64 `yaml:"center_rewards_coefficient" doc:"c: adds c · mean((r_w + r_l)²) to the loss, which keeps rewards near 0 (TRL's center_rewards_coefficient; 0 turns it off)"`
-	SeqLen       int     `yaml:"seq_len" doc:"tokens per side (prompt + answer + <|endoftext|>; longer sides lose their end, and pairs then identical are dropped); 0 means the init model's n_positions"`
-	optimOptions `yaml:",inline"`
-	EvalEvery    int `yaml:"eval_every" fingerprint:"-" doc:"score the held-out pairs every N steps (and at the end)"`
-	Checkpoint   int `yaml:"checkpoint_every" fingerprint:"-" doc:"write a resumable checkpoint every N steps"`
-	KeepLast     int `yaml:"keep_last" fingerprint:"-" doc:"checkpoints kept besides the best"`
+	Init              string `yaml:"init" ref:"pretrain|sft" required:"true" doc:"the checkpoint whose decoder the reward model starts from; the architecture and the tokenizer come from it"`
+	prefData          `yaml:",inline"`
+	Center            float64 `yaml:"center_rewards_coefficient" doc:"c: adds c · mean((r_w + r_l)²) to the loss, which keeps rewards near 0 (TRL's center_rewards_coefficient; 0 turns it off)"`
+	SeqLen            int     `yaml:"seq_len" doc:"tokens per side (prompt + answer + <|endoftext|>; longer sides lose their end, and pairs then identical are dropped); 0 means the init model's n_positions"`
+	optimOptions      `yaml:",inline"`
+	evalCadence       `yaml:",inline"`
+	checkpointOptions `yaml:",inline"`
 }
 
 // scoreInitStd is the standard deviation of the head's initial weights: transformers initialises
@@ -55,7 +54,7 @@ func (rewardKind) IgnoresModel() {}
 func (rewardKind) Defaults() any {
 	opt := defaultOptim(3e-4, 200)
 	opt.BatchSize, opt.WeightDecay = 8, 0
-	return &rewardOptions{optimOptions: opt, EvalEvery: 50, Checkpoint: 50, KeepLast: 2}
+	return &rewardOptions{optimOptions: opt, evalCadence: evalCadence{EvalEvery: 50}, checkpointOptions: checkpointEvery(50)}
 }
 
 func (rewardKind) Validate(opts any, run *pipeline.Config, report func(key, msg string)) {
@@ -67,9 +66,8 @@ func (rewardKind) Validate(opts any, run *pipeline.Config, report func(key, msg 
 	// The init checkpoint was trained with the model block's context (pretrain, or an sft of one).
 	seqLenWithin(report, o.SeqLen, run.Model.NPositions)
 	o.optimOptions.validate(report)
-	positive(report, "eval_every", o.EvalEvery)
-	positive(report, "checkpoint_every", o.Checkpoint)
-	positive(report, "keep_last", o.KeepLast)
+	o.evalCadence.validate(report)
+	o.checkpointOptions.validate(report)
 }
 
 func (rewardKind) Run(ctx context.Context, env *pipeline.Env, opts any) error {

@@ -33,23 +33,22 @@ import (
 type sftKind struct{}
 
 type sftOptions struct {
-	Init          string           `yaml:"init" ref:"pretrain|sft" required:"true" doc:"the stage whose checkpoint is fine-tuned; the architecture and the tokenizer come from it, not from the model block"`
-	Data          string           `yaml:"data" ref:"tasks" doc:"a tasks stage whose sft.jsonl is the training data (give data or data_files)"`
-	DataFiles     []string         `yaml:"data_files" file:"true" doc:"training JSONL in TRL's fields, {\"prompt\",\"completion\"} or {\"messages\"} (globs, relative to the config file)"`
-	EvalData      string           `yaml:"eval_data" ref:"tasks" doc:"a tasks stage whose eval items, as prompt/completion, are the held-out data (give at most one of eval_data and eval_data_files)"`
-	EvalDataFiles []string         `yaml:"eval_data_files" file:"true" doc:"held-out JSONL in the fields of data_files"`
-	Method        string           `yaml:"method" doc:"which parameters train: full (every weight of the checkpoint), or an adapter beside the frozen checkpoint: lora, prefix or prompt (their options below); an adapter is saved in PEFT's files"`
-	LoRA          sftLoRAOptions   `yaml:"lora" doc:"method lora: W + (alpha/r) A B on the target modules of every block, B = 0 at the start"`
-	Prefix        sftPrefixOptions `yaml:"prefix" doc:"method prefix: learned keys and values that every query of every layer attends"`
-	Prompt        sftPromptOptions `yaml:"prompt" doc:"method prompt: learned input embeddings before every sequence"`
-	Pack          bool             `yaml:"pack" doc:"put several examples one after another in a row (a target never crosses into the next example); otherwise one example per row, padded"`
-	SeqLen        int              `yaml:"seq_len" doc:"real tokens per row, longer examples losing their end; 0 means the checkpoint's n_positions less prefix or prompt tuning's num_virtual_tokens"`
-	optimOptions  `yaml:",inline"`
-	EvalEvery     int `yaml:"eval_every" fingerprint:"-" doc:"held-out loss every N steps (and at the end)"`
-	EvalBatches   int `yaml:"eval_batches" doc:"held-out batches per validation, from a seeded shuffle of the held-out examples; 0 means all of them"`
-	Checkpoint    int `yaml:"checkpoint_every" fingerprint:"-" doc:"write a resumable checkpoint every N steps"`
-	KeepLast      int `yaml:"keep_last" fingerprint:"-" doc:"checkpoints kept besides the best"`
-	CheckPrompts  int `yaml:"check_prompts" doc:"held-out prompts (training ones when there are none) that the initial and the fine-tuned model answer greedily as a self-check"`
+	Init              string           `yaml:"init" ref:"pretrain|sft" required:"true" doc:"the stage whose checkpoint is fine-tuned; the architecture and the tokenizer come from it, not from the model block"`
+	Data              string           `yaml:"data" ref:"tasks" doc:"a tasks stage whose sft.jsonl is the training data (give data or data_files)"`
+	DataFiles         []string         `yaml:"data_files" file:"true" doc:"training JSONL in TRL's fields, {\"prompt\",\"completion\"} or {\"messages\"} (globs, relative to the config file)"`
+	EvalData          string           `yaml:"eval_data" ref:"tasks" doc:"a tasks stage whose eval items, as prompt/completion, are the held-out data (give at most one of eval_data and eval_data_files)"`
+	EvalDataFiles     []string         `yaml:"eval_data_files" file:"true" doc:"held-out JSONL in the fields of data_files"`
+	Method            string           `yaml:"method" doc:"which parameters train: full (every weight of the checkpoint), or an adapter beside the frozen checkpoint: lora, prefix or prompt (their options below); an adapter is saved in PEFT's files"`
+	LoRA              sftLoRAOptions   `yaml:"lora" doc:"method lora: W + (alpha/r) A B on the target modules of every block, B = 0 at the start"`
+	Prefix            sftPrefixOptions `yaml:"prefix" doc:"method prefix: learned keys and values that every query of every layer attends"`
+	Prompt            sftPromptOptions `yaml:"prompt" doc:"method prompt: learned input embeddings before every sequence"`
+	Pack              bool             `yaml:"pack" doc:"put several examples one after another in a row (a target never crosses into the next example); otherwise one example per row, padded"`
+	SeqLen            int              `yaml:"seq_len" doc:"real tokens per row, longer examples losing their end; 0 means the checkpoint's n_positions less prefix or prompt tuning's num_virtual_tokens"`
+	optimOptions      `yaml:",inline"`
+	evalCadence       `yaml:",inline"`
+	EvalBatches       int `yaml:"eval_batches" doc:"held-out batches per validation, from a seeded shuffle of the held-out examples; 0 means all of them"`
+	checkpointOptions `yaml:",inline"`
+	CheckPrompts      int `yaml:"check_prompts" doc:"held-out prompts (training ones when there are none) that the initial and the fine-tuned model answer greedily as a self-check"`
 }
 
 // sftLoRAOptions: PEFT's LoraConfig defaults for r and alpha (a scale alpha/r of 2), every linear layer
@@ -87,8 +86,8 @@ func (sftKind) IgnoresModel() {}
 func (sftKind) Defaults() any {
 	o := defaultOptim(3e-4, 500)
 	o.WeightDecay, o.MinLRRatio = 0, 0
-	return &sftOptions{Method: "full", optimOptions: o, EvalEvery: 100, EvalBatches: 8, Checkpoint: 100,
-		KeepLast: 2, CheckPrompts: 8,
+	return &sftOptions{Method: "full", optimOptions: o, evalCadence: evalCadence{EvalEvery: 100}, EvalBatches: 8,
+		checkpointOptions: checkpointEvery(100), CheckPrompts: 8,
 		LoRA:   sftLoRAOptions{R: 8, Alpha: 16, TargetModules: slices.Clone(loraModules)},
 		Prefix: sftPrefixOptions{NumVirtualTokens: 16}, Prompt: sftPromptOptions{NumVirtualTokens: 16}}
 }
@@ -143,9 +142,8 @@ func (sftKind) Validate(opts any, run *pipeline.Config, report func(key, msg str
 		report("seq_len", fmt.Sprintf("must be in [0, model.n_positions - %s.num_virtual_tokens = %d], got %d", o.Method, n-P, o.SeqLen))
 	}
 	o.optimOptions.validate(report)
-	positive(report, "eval_every", o.EvalEvery)
-	positive(report, "checkpoint_every", o.Checkpoint)
-	positive(report, "keep_last", o.KeepLast)
+	o.evalCadence.validate(report)
+	o.checkpointOptions.validate(report)
 	if o.EvalBatches < 0 {
 		report("eval_batches", "must not be negative")
 	}
