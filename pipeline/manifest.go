@@ -42,8 +42,9 @@ type partialState struct {
 
 // Progress is progress.json, written by a stage each time it checkpoints, read by `pipeline status`.
 type Progress struct {
-	Step  int `json:"step"`
-	Total int `json:"total"`
+	Step  int    `json:"step"`
+	Total int    `json:"total"`
+	Unit  string `json:"unit,omitempty"` // what Step and Total count; empty means training steps
 }
 
 const (
@@ -55,6 +56,12 @@ const (
 // MarkProgress records that the stage has a checkpoint at step of total.
 func (e *Env) MarkProgress(step, total int) error {
 	return writeJSON(e.Path(progressFile), Progress{Step: step, Total: total})
+}
+
+// MarkProgressIn records that the stage has a checkpoint at n of total in a unit of its own (ppo: n
+// iterations of total, each several training steps).
+func (e *Env) MarkProgressIn(unit string, n, total int) error {
+	return writeJSON(e.Path(progressFile), Progress{Step: n, Total: total, Unit: unit})
 }
 
 // SetSummary records headline numbers of the stage (final loss, accuracy, ...) for its manifest.

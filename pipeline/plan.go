@@ -77,7 +77,11 @@ func (p *StagePlan) readState() State {
 func (p *StagePlan) Describe() string {
 	switch {
 	case p.State == Partial && p.Progress != nil:
-		return fmt.Sprintf("partial (step %d of %d)", p.Progress.Step, p.Progress.Total)
+		unit := p.Progress.Unit
+		if unit == "" {
+			unit = "step"
+		}
+		return fmt.Sprintf("partial (%s %d of %d)", unit, p.Progress.Step, p.Progress.Total)
 	case p.State == Partial:
 		return "partial (no checkpoint yet)"
 	case p.Reason != "":

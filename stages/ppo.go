@@ -89,8 +89,7 @@ type ppoOptions struct {
 	Beta1             float64  `yaml:"beta1" doc:"AdamW's first-moment decay"`
 	Beta2             float64  `yaml:"beta2" doc:"AdamW's second-moment decay"`
 	GradClip          float64  `yaml:"grad_clip" doc:"clip the global gradient norm (policy and value together) to this; 0 turns clipping off"`
-	Checkpoint        int      `yaml:"checkpoint_every" fingerprint:"-" doc:"write a resumable checkpoint every N PPO iterations"`
-	KeepLast          int      `yaml:"keep_last" fingerprint:"-" doc:"checkpoints kept"`
+	checkpointOptions `yaml:",inline"`
 }
 
 func (ppoKind) Name() string { return "ppo" }
@@ -108,7 +107,7 @@ func (ppoKind) Defaults() any {
 	return &ppoOptions{MaxNewTokens: 16, Temperature: 1, KLCoef: 0.05, KLEstimator: string(rlhf.KLK1),
 		KLHorizon: 10000, Gamma: 1, Lam: 0.95, ClipRange: 0.2, ClipRangeValue: 0.2, VFCoef: 0.1, BatchSize: 16,
 		NumMinibatches: 1, PPOEpochs: 4, MaxSteps: 50, LR: 1e-4, MinLRRatio: 0.1, Beta1: 0.9, Beta2: 0.95, GradClip: 1,
-		Checkpoint: 5, KeepLast: 2}
+		checkpointOptions: checkpointEvery(5)}
 }
 
 func (ppoKind) Validate(opts any, run *pipeline.Config, report func(key, msg string)) {
@@ -164,8 +163,7 @@ func (ppoKind) Validate(opts any, run *pipeline.Config, report func(key, msg str
 		}
 	}
 	validateRatios(report, o.MinLRRatio, o.Beta1, o.Beta2)
-	positive(report, "checkpoint_every", o.Checkpoint)
-	positive(report, "keep_last", o.KeepLast)
+	o.checkpointOptions.validate(report)
 }
 
 // updates is the number of optimizer updates per PPO iteration.
@@ -288,7 +286,10 @@ func (ppoKind) Run(ctx context.Context, env *pipeline.Env, opts any) error {
 		Dir: env.Dir, Specs: ps.specs, Params: ps.data, Grads: ps.grads, Opt: opt,
 		Schedule: o.schedule(), MaxSteps: total, GradClip: o.GradClip,
 		CheckpointEvery: o.Checkpoint * U, KeepLast: o.KeepLast,
-		Data: ppo, Metrics: env.Metrics, Progress: env.Progress(total, "ppo"), Logf: env.Logf, Checkpointed: env.MarkProgress,
+		Data: ppo, Metrics: env.Metrics, Progress: env.Progress(total, "ppo"), Logf: env.Logf,
+		// `pipeline status` counts iterations, as max_steps does: the whole ones done (a checkpoint that
+		// Ctrl-C writes inside an iteration shows the iterations before it).
+		Checkpointed: func(step, _ int) error { return env.MarkProgressIn("iteration", step/U, o.MaxSteps) },
 	}
 	loop.Step = func(ctx context.Context, step int) (train.Result, error) {
 		if testHookPPOStep != nil {

@@ -205,6 +205,18 @@ func TestPPOStage(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(resumed, fmt.Sprintf("out/toy/ppo.partial/steps/%08d", k+1))); err != nil {
 		t.Fatalf("no checkpoint at the update where it stopped: %v", err)
 	}
+	// `pipeline status` counts PPO iterations, as max_steps does: update 14 is inside the 4th of 30.
+	cfg, err := pipeline.Load(filepath.Join(resumed, "run.yaml"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plans, err := pipeline.Plan(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := plans[len(plans)-1]; p.Stage.Name != "ppo" || p.Describe() != "partial (iteration 3 of 30)" {
+		t.Errorf("status of %s: %q, want %q", p.Stage.Name, p.Describe(), "partial (iteration 3 of 30)")
+	}
 	if err := runToyPPO(t, resumed, -1); err != nil {
 		t.Fatal(err)
 	}
