@@ -1,7 +1,6 @@
 package losses
 
 import (
-	"errors"
 	"fmt"
 	"math"
 )
@@ -31,16 +30,10 @@ type PPOMetrics struct {
 // over all [B,T] positions (its pads have log π_new = log π_old, so only the denominator differs).
 func PPOClip[F Float](logpNew, logpOld, advantages []F, mask []bool, clip float64, dLogpNew []F) (PPOMetrics, error) {
 	n := len(logpNew)
-	if err := errors.Join(checkLen("old log-probs", len(logpOld), n), checkLen("advantages", len(advantages), n),
-		checkGrad("new log-probs", dLogpNew, n)); err != nil {
-		return PPOMetrics{}, fmt.Errorf("ppo: %w", err)
-	}
-	count, err := maskCount(n, mask)
+	count, err := checkClipped(n, mask, "cliprange", clip, checkLen("old log-probs", len(logpOld), n),
+		checkLen("advantages", len(advantages), n), checkGrad("new log-probs", dLogpNew, n))
 	if err != nil {
 		return PPOMetrics{}, fmt.Errorf("ppo: %w", err)
-	}
-	if !(clip >= 0) {
-		return PPOMetrics{}, fmt.Errorf("ppo: cliprange %g must be >= 0", clip)
 	}
 	inv := 1 / float64(count)
 	var m PPOMetrics

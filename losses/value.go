@@ -1,9 +1,6 @@
 package losses
 
-import (
-	"errors"
-	"fmt"
-)
+import "fmt"
 
 // ValueMetrics is what the PPO stage logs for the value loss, under TRL PPOTrainer's names.
 type ValueMetrics struct {
@@ -28,16 +25,10 @@ type ValueMetrics struct {
 // written into dV when it is not nil.
 func ValueClip[F Float](values, oldValues, returns []F, mask []bool, clip float64, dV []F) (ValueMetrics, error) {
 	n := len(values)
-	if err := errors.Join(checkLen("old values", len(oldValues), n), checkLen("returns", len(returns), n),
-		checkGrad("values", dV, n)); err != nil {
-		return ValueMetrics{}, fmt.Errorf("value loss: %w", err)
-	}
-	count, err := maskCount(n, mask)
+	count, err := checkClipped(n, mask, "cliprange_value", clip, checkLen("old values", len(oldValues), n),
+		checkLen("returns", len(returns), n), checkGrad("values", dV, n))
 	if err != nil {
 		return ValueMetrics{}, fmt.Errorf("value loss: %w", err)
-	}
-	if !(clip >= 0) {
-		return ValueMetrics{}, fmt.Errorf("value loss: cliprange_value %g must be >= 0", clip)
 	}
 	inv := 1 / float64(count)
 	var m ValueMetrics
