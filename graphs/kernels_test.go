@@ -6,26 +6,6 @@ import (
 	"testing"
 )
 
-func TestExp32(t *testing.T) {
-	worst := 0.0
-	for x := -87.0; x <= 88; x += 0.0137 {
-		got, _, _, _ := exp32x4(float32(x), 0, 0, 0)
-		want := math.Exp(float64(float32(x)))
-		worst = math.Max(worst, math.Abs(float64(got)-want)/want)
-	}
-	if worst > 3e-7 {
-		t.Errorf("exp32x4 worst relative error %.3g > 3e-7 (2.5 ulp)", worst)
-	}
-	// The four lanes are independent and computed alike.
-	a, b, c, d := exp32x4(-1, 0, 2.5, -1)
-	if a != d || b != 1 || math.Abs(float64(c)-math.Exp(2.5)) > 3e-7*math.Exp(2.5) {
-		t.Errorf("lanes: %v %v %v %v", a, b, c, d)
-	}
-	if lo, hi, _, _ := exp32x4(-1000, 1000, 0, 0); lo > 1e-37 || math.Abs(float64(hi)-math.Exp(88)) > 3e-7*math.Exp(88) {
-		t.Errorf("clamped edges: %v %v", lo, hi)
-	}
-}
-
 // TestGELUValues: gelu_new at points computed by hand from
 // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), in both precisions.
 func TestGELUValues(t *testing.T) {

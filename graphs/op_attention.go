@@ -260,13 +260,10 @@ func attentionForward[F Float](out, att, q, k, v []F, B, T, P, NH, hs, qs, kvs, 
 			gemmStrided(false, true, T, S, hs, scale, qh, qs, kh, kvs, 0, a, S) // [T,hs] @ [S,hs]^T
 			for t := 0; t < T; t++ {
 				row, n := a[t*S:(t+1)*S], P+t+1
-				maxv := row[0]
-				for _, x := range row[1:n] {
-					maxv = max(maxv, x)
-				}
-				inv := F(1 / expShift(row[:n], row[:n], maxv))
-				for i := range row[:n] {
-					row[i] *= inv
+				p := row[:n]
+				inv := F(1 / expSum(p, p, maxOf(p)))
+				for i := range p {
+					p[i] *= inv
 				}
 				clear(row[n:])
 			}

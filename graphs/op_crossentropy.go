@@ -142,11 +142,8 @@ func crossEntropyForward[F Float](probs []F, partial []float64, logits []F, tg *
 				continue
 			}
 			x, p := logits[n*V:(n+1)*V], probs[n*V:(n+1)*V]
-			maxv := x[0]
-			for _, v := range x[1:] {
-				maxv = max(maxv, v)
-			}
-			z := expShift(p, x, maxv)
+			maxv := maxOf(x)
+			z := expSum(p, x, maxv)
 			inv := F(1 / z)
 			for i := range p {
 				p[i] *= inv

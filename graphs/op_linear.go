@@ -482,23 +482,7 @@ func geluForward[F Float](out, sig, inp []F) {
 	parallelFor(len(inp), func(_, lo, hi int) {
 		switch o := any(out[lo:hi]).(type) {
 		case []float32:
-			s, x := any(sig[lo:hi]).([]float32), any(inp[lo:hi]).([]float32)
-			n := len(x) &^ 3
-			for i := 0; i < n; i += 4 {
-				v0, v1, v2, v3 := x[i], x[i+1], x[i+2], x[i+3]
-				e0, e1, e2, e3 := exp32x4(-2*geluK*(v0+geluA*v0*v0*v0), -2*geluK*(v1+geluA*v1*v1*v1),
-					-2*geluK*(v2+geluA*v2*v2*v2), -2*geluK*(v3+geluA*v3*v3*v3))
-				s0, s1, s2, s3 := 1/(1+e0), 1/(1+e1), 1/(1+e2), 1/(1+e3)
-				s[i], s[i+1], s[i+2], s[i+3] = s0, s1, s2, s3
-				o[i], o[i+1], o[i+2], o[i+3] = v0*s0, v1*s1, v2*s2, v3*s3
-			}
-			for i := n; i < len(x); i++ { // the same arithmetic as the body, so every position rounds alike
-				v := x[i]
-				e, _, _, _ := exp32x4(-2*geluK*(v+geluA*v*v*v), 0, 0, 0)
-				si := 1 / (1 + e)
-				s[i] = si
-				o[i] = v * si
-			}
+			geluForward32(o, any(sig[lo:hi]).([]float32), any(inp[lo:hi]).([]float32))
 		case []float64:
 			s, x := any(sig[lo:hi]).([]float64), any(inp[lo:hi]).([]float64)
 			for i, v := range x {
@@ -511,13 +495,35 @@ func geluForward[F Float](out, sig, inp []F) {
 	})
 }
 
+// geluForward32 is geluForward's float32 loop, outside the generic
+// function so that fastmath.go's exponential inlines into it (the inliner
+// leaves it a call from the generic closure, which spills every register).
+func geluForward32(out, sig, inp []float32) {
+	out, sig = out[:len(inp)], sig[:len(inp)] // no bounds checks in the loop
+	for i, v := range inp {
+		a := -2 * geluK * (v + geluA*v*v*v)
+		var e float32
+		if a >= expLo && a <= expHi {
+			e = expIn(a)
+		} else {
+			e = expEdge(a) // x < -10: +Inf, s = 0
+		}
+		s := 1 / (1 + e)
+		sig[i] = s
+		out[i] = v * s
+	}
+}
+
 // geluBackward writes dinp = dout * gelu'(inp) given sig from the forward.
 func geluBackward[F Float](dinp, inp, sig, dout []F) {
 	parallelFor(len(inp), func(_, lo, hi int) {
-		for i := lo; i < hi; i++ {
-			x, s := inp[i], sig[i]
-			du := geluK * (1 + 3*geluA*x*x)
-			dinp[i] = dout[i] * (s + 2*x*s*(1-s)*du)
+		x := inp[lo:hi]
+		d, s, g := dinp[lo:hi], sig[lo:hi], dout[lo:hi]
+		d, s, g = d[:len(x)], s[:len(x)], g[:len(x)] // no bounds checks in the loop
+		for i, xi := range x {
+			si := s[i]
+			du := geluK * (1 + 3*geluA*xi*xi)
+			d[i] = g[i] * (si + 2*xi*si*(1-si)*du)
 		}
 	})
 }
