@@ -25,6 +25,7 @@ func runCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "from", Usage: "re-run `STAGE` and every stage after it (earlier stages must be done)"},
 			&cli.StringFlag{Name: "only", Usage: "run just `STAGE` (its inputs must be done)"},
+			&cli.StringFlag{Name: "until", Usage: "stop after `STAGE`: run it and the stages before it"},
 			&cli.StringSliceFlag{Name: "force", Usage: "re-run `STAGE` even if it is done (repeatable)"},
 			setFlag(),
 		},
@@ -34,7 +35,7 @@ func runCommand() *cli.Command {
 				return err
 			}
 			return runRun(c.Context, runOptions{Config: file, Sets: c.StringSlice("set"), RunOptions: pipeline.RunOptions{
-				From: c.String("from"), Only: c.String("only"), Force: c.StringSlice("force"), Out: c.App.Writer}})
+				From: c.String("from"), Only: c.String("only"), Until: c.String("until"), Force: c.StringSlice("force"), Out: c.App.Writer}})
 		},
 	}
 }

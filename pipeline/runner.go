@@ -19,6 +19,7 @@ import (
 type RunOptions struct {
 	From  string   // re-run this stage and every stage after it; earlier stages must be done
 	Only  string   // run just this stage (if it is not done); its inputs must be done
+	Until string   // stop after this stage: the stages after it are left as they are
 	Force []string // re-run these stages even if done
 	Out   io.Writer
 }
@@ -38,13 +39,24 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) error {
 	if opts.Out == nil {
 		opts.Out = io.Discard
 	}
-	for _, name := range append(append([]string{}, opts.Force...), opts.From, opts.Only) {
+	for _, name := range append(append([]string{}, opts.Force...), opts.From, opts.Only, opts.Until) {
 		if _, _, ok := cfg.StageByName(name); name != "" && !ok {
 			return fmt.Errorf("%w: no stage named %q in %s", ErrUsage, name, cfg.File)
 		}
 	}
 	if opts.From != "" && opts.Only != "" {
 		return fmt.Errorf("%w: --from and --only cannot be used together", ErrUsage)
+	}
+	if opts.Until != "" && opts.Only != "" {
+		return fmt.Errorf("%w: --until and --only cannot be used together", ErrUsage)
+	}
+	_, fromIdx, _ := cfg.StageByName(opts.From)
+	untilIdx := len(cfg.Stages) - 1
+	if opts.Until != "" {
+		_, untilIdx, _ = cfg.StageByName(opts.Until)
+	}
+	if opts.From != "" && untilIdx < fromIdx {
+		return fmt.Errorf("%w: --until %s comes before --from %s", ErrUsage, opts.Until, opts.From)
 	}
 	if err := os.MkdirAll(cfg.RunDir(), 0o755); err != nil {
 		return err
@@ -64,13 +76,12 @@ func Run(ctx context.Context, cfg *Config, opts RunOptions) error {
 	if err != nil {
 		return err
 	}
-	_, fromIdx, _ := cfg.StageByName(opts.From)
 	finished := map[string]string{}
 	fps := map[string]string{}
 	for _, p := range plans {
 		fps[p.Stage.Name] = p.Fingerprint
 	}
-	for i, p := range plans {
+	for i, p := range plans[:untilIdx+1] {
 		name := p.Stage.Name
 		forced := contains(opts.Force, name) || (opts.From != "" && i >= fromIdx)
 		selected := (opts.Only == "" || opts.Only == name) && (opts.From == "" || i >= fromIdx)

@@ -171,6 +171,18 @@ func TestRunSkipResumeForce(t *testing.T) {
 	if !reflect.DeepEqual(executed, map[string][]int{"b": {1, 2}, "c": {1}}) {
 		t.Fatalf("--from b executed %v", executed)
 	}
+	resetHooks()
+	if err := Run(ctx, cfg, RunOptions{From: "a", Until: "b"}); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(executed, map[string][]int{"a": {1, 2, 3, 4, 5, 6}, "b": {1, 2}}) {
+		t.Fatalf("--from a --until b executed %v", executed)
+	}
+	for _, bad := range []RunOptions{{Until: "nope"}, {Until: "a", Only: "a"}, {From: "c", Until: "a"}} {
+		if err := Run(ctx, cfg, bad); !errors.Is(err, ErrUsage) {
+			t.Errorf("%+v: got %v, want a usage error", bad, err)
+		}
+	}
 }
 
 func TestOnlyNeedsFinishedInputs(t *testing.T) {
