@@ -89,7 +89,7 @@ func (dpoKind) Validate(opts any, run *pipeline.Config, report func(key, msg str
 	} else if err := (losses.DPOConfig{Beta: 1, LossType: losses.DPOLossType(o.LossType), LabelSmoothing: o.LabelSmoothing}).Validate(); err != nil {
 		report("label_smoothing", err.Error())
 	}
-	o.prefData.validate(report)
+	o.prefData.validate(run, report)
 	// The init checkpoint has the model block's context (pretrain, or a fine-tuning of it).
 	seqLenWithin(report, o.SeqLen, run.Model.NPositions)
 	o.optimOptions.validate(report)

@@ -75,18 +75,7 @@ func (evalKind) Validate(opts any, run *pipeline.Config, report func(key, msg st
 	if st, _, ok := run.StageByName(o.Tasks); ok {
 		made, _ = st.Options.(*tasksOptions)
 	}
-	if o.Tasks == "" && len(o.TaskNames) > 0 {
-		report("task_names", "task_names need a tasks stage (tasks:)")
-	}
-	for _, name := range o.TaskNames {
-		switch {
-		case !slices.Contains(tasks.Names, name):
-			report("task_names", fmt.Sprintf("unknown task %q (known: %v)", name, tasks.Names))
-		case made != nil && !slices.Contains(made.Tasks, name):
-			report("task_names", fmt.Sprintf("stage %q does not generate %q (it makes %v)", o.Tasks, name, made.Tasks))
-		}
-	}
-	noRepeats(report, "task_names", o.TaskNames)
+	validateTaskNames(run, report, o.TaskNames, taskRef{"tasks", o.Tasks})
 	if o.Tasks != "" && len(o.Prompting) == 0 {
 		report("prompting", "name at least one of zero_shot, few_shot, cot_zero_shot, cot_few_shot")
 	}

@@ -63,8 +63,9 @@ type ppoOptions struct {
 	Reference         string   `yaml:"reference" ref:"pretrain|sft" doc:"the frozen reference π_ref of the KL penalty; empty means init's checkpoint"`
 	RewardModel       string   `yaml:"reward_model" ref:"reward" required:"true" doc:"the reward stage whose model scores the responses; the value model starts as a copy of it"`
 	Prompts           string   `yaml:"prompts" ref:"tasks" doc:"a tasks stage whose prompts.jsonl {prompt, answer, pattern} is rolled out; or set prompt_files"`
+	TaskNames         []string `yaml:"task_names" doc:"which of the prompts stage's tasks (arithmetic, verse_choice, verse_continue) to roll out and hold out: their own <task>/prompts.jsonl, in this order; empty means every task it wrote (its mixed prompts.jsonl)"`
 	PromptFiles       []string `yaml:"prompt_files" file:"true" doc:"JSONL files of records with a \"prompt\" (and \"answer\" and \"pattern\" for the exact-match check; preference files work), globs relative to the config file"`
-	EvalPrompts       int      `yaml:"eval_prompts" doc:"the last N prompts are kept out of the rollouts: greedy exact match on them before and after PPO (they need answer and pattern; a tasks stage's prompts.jsonl is its train split, which SFT may have seen); 0 skips the check"`
+	EvalPrompts       int      `yaml:"eval_prompts" doc:"the last N prompts are kept out of the rollouts: greedy exact match on them before and after PPO (they need answer and pattern; a tasks stage's prompts.jsonl is its train split, which SFT may have seen); with task_names, the last N/k of each of the k tasks' prompts (the first N mod k tasks one more); 0 skips the check"`
 	MaxNewTokens      int      `yaml:"max_new_tokens" doc:"the longest response; a response that reaches it without <|endoftext|> is truncated there"`
 	Temperature       float64  `yaml:"temperature" doc:"sampling temperature of the rollouts (the log-probabilities are the model's own, at temperature 1)"`
 	MissingEOSPenalty float64  `yaml:"missing_eos_penalty" doc:"subtracted from the score of a response without <|endoftext|> (TRL's missing_eos_penalty); 0 turns it off"`
@@ -118,6 +119,7 @@ func (ppoKind) Validate(opts any, run *pipeline.Config, report func(key, msg str
 	case o.Prompts == "" && len(o.PromptFiles) == 0:
 		report("prompts", "name a tasks stage, or set prompt_files")
 	}
+	validateTaskNames(run, report, o.TaskNames, taskRef{"prompts", o.Prompts})
 	if o.EvalPrompts < 0 {
 		report("eval_prompts", "must not be negative")
 	}
@@ -238,22 +240,44 @@ func (ppoKind) Run(ctx context.Context, env *pipeline.Env, opts any) error {
 	copy(value.Data, rmParams.Data)
 
 	// 2. The prompts: the last eval_prompts held out, the longest prompt plus max_new_tokens making T.
+	// With task_names each task's prompts are read apart and give their share of the held-out ones.
 	files, err := o.promptFiles(env)
 	if err != nil {
 		return err
 	}
-	prompts, dropped, err := loadPrompts(files, tok, min(cfg.NPositions, refCfg.NPositions, rmCfg.NPositions)-o.MaxNewTokens)
-	if err != nil {
-		return err
+	maxLen := min(cfg.NPositions, refCfg.NPositions, rmCfg.NPositions) - o.MaxNewTokens
+	groups := [][]string{files}
+	if len(o.TaskNames) > 0 {
+		groups = groups[:0]
+		for _, f := range files {
+			groups = append(groups, []string{f})
+		}
 	}
-	if len(prompts) <= o.EvalPrompts {
-		return fmt.Errorf("%d prompts fit the context with max_new_tokens %d (%d longer ones dropped), not more than eval_prompts %d",
-			len(prompts), o.MaxNewTokens, dropped, o.EvalPrompts)
-	}
-	trainPrompts, evalPrompts := prompts[:len(prompts)-o.EvalPrompts], prompts[len(prompts)-o.EvalPrompts:]
+	var trainPrompts, evalPrompts []ppoPrompt
+	dropped := 0
 	T := o.MaxNewTokens
-	for _, p := range prompts {
-		T = max(T, len(p.ids)+o.MaxNewTokens)
+	for i, held := range heldOutShares(o.EvalPrompts, len(groups)) {
+		prompts, d, err := loadPrompts(groups[i], tok, maxLen)
+		if err != nil {
+			return err
+		}
+		dropped += d
+		switch {
+		case len(o.TaskNames) == 0 && len(prompts) <= held:
+			return fmt.Errorf("%d prompts fit the context with max_new_tokens %d (%d longer ones dropped), not more than eval_prompts %d",
+				len(prompts), o.MaxNewTokens, d, o.EvalPrompts)
+		case len(prompts) <= held:
+			return fmt.Errorf("task %s: %d prompts fit the context with max_new_tokens %d (%d longer ones dropped), not more than its %d of eval_prompts %d",
+				o.TaskNames[i], len(prompts), o.MaxNewTokens, d, held, o.EvalPrompts)
+		}
+		if len(o.TaskNames) > 0 {
+			env.Logf("%s: %d prompts (%d too long dropped), %d held out", o.TaskNames[i], len(prompts), d, held)
+		}
+		trainPrompts = append(trainPrompts, prompts[:len(prompts)-held]...)
+		evalPrompts = append(evalPrompts, prompts[len(prompts)-held:]...)
+		for _, p := range prompts {
+			T = max(T, len(p.ids)+o.MaxNewTokens)
+		}
 	}
 	B, mb := o.BatchSize, o.BatchSize/o.NumMinibatches
 	env.Logf("policy %s, reference %s, reward model %s; %d prompts (%d too long dropped), %d held out; rows of %d tokens; "+
@@ -346,9 +370,10 @@ const valueDir = "value_model"
 // a chosen step).
 var testHookPPOStep func(step int)
 
-// promptFiles resolves the prompt files: the tasks stage's prompts.jsonl, or the globs of prompt_files.
+// promptFiles resolves the prompt files: the tasks stage's prompts.jsonl (with task_names, each named
+// task's <task>/prompts.jsonl), or the globs of prompt_files.
 func (o *ppoOptions) promptFiles(env *pipeline.Env) ([]string, error) {
-	return taskFiles(env, o.Prompts, "prompts.jsonl", o.PromptFiles)
+	return taskFiles(env, o.Prompts, o.TaskNames, "prompts.jsonl", o.PromptFiles)
 }
 
 func init() { pipeline.Register(ppoKind{}) }

@@ -70,6 +70,20 @@ func loadPrompts(paths []string, tok *tokenizer.Tokenizer, maxLen int) (out []pp
 	return out, dropped, nil
 }
 
+// heldOutShares splits the n held-out prompts over k lists of prompts (k tasks' files, read apart):
+// n/k from each, the first n mod k lists one more, so that the held-out check covers every task rather
+// than only the last one read. One list holds out all n.
+func heldOutShares(n, k int) []int {
+	out := make([]int, k)
+	for i := range out {
+		out[i] = n / k
+		if i < n%k {
+			out[i]++
+		}
+	}
+	return out
+}
+
 // exactMatch is the share of prompts whose greedy response (up to maxNew tokens, cut at
 // <|endoftext|>) gives the prompt's answer under its pattern (tasks.Extractor); 0 without prompts.
 func exactMatch(ctx context.Context, cfg *graphs.Config, params *graphs.Params, tok *tokenizer.Tokenizer, prompts []ppoPrompt, maxNew, eot int) (float64, error) {

@@ -17,6 +17,7 @@ import (
 	"pipeline/losses"
 	"pipeline/pipeline"
 	"pipeline/rlhf"
+	"pipeline/tokenizer"
 )
 
 // writePPOPrompts writes prompts.jsonl: two words of the toy corpus each, the answer being the word the
@@ -390,4 +391,98 @@ func TestPPOUpdateGradientMatchesFiniteDifference(t *testing.T) {
 		}
 		checkLargestGradient(t, spec.Name, ps.data, ps.grads, spec.Offset, spec.Size, loss)
 	}
+}
+
+// ppo with task_names rolls out the named tasks' own prompts.jsonl: with [arithmetic] every rollout's
+// prompt is an arithmetic one and eval_prompts holds out the last of them; with two tasks each gives its
+// share of the held-out prompts, the first task one more.
+func TestPPOTaskNames(t *testing.T) {
+	dir := t.TempDir()
+	stages := `  - name: reward
+    kind: reward
+    init: pretrain
+    data: tasks
+    task_names: [arithmetic]
+    batch_size: 4
+    max_steps: 2
+    warmup_steps: 1
+    eval_every: 2
+    checkpoint_every: 2
+`
+	for _, c := range []struct{ name, tasks string }{{"ppo", "[arithmetic]"}, {"ppo_both", "[verse_choice, arithmetic]"}} {
+		stages += fmt.Sprintf(`  - name: %s
+    kind: ppo
+    init: pretrain
+    reward_model: reward
+    prompts: tasks
+    task_names: %s
+    eval_prompts: 3
+    max_new_tokens: 4
+    batch_size: 4
+    ppo_epochs: 1
+    max_steps: 2
+    checkpoint_every: 2
+`, c.name, c.tasks)
+	}
+	var rolledOut [][]int // the prompts of ppo's rollouts (the arithmetic-only stage)
+	testHookPPORollout = func(ro *ppoRollout, r *ppoRunner) {
+		if len(r.o.TaskNames) != 1 || rolledOut != nil {
+			return
+		}
+		for _, p := range r.prompts {
+			rolledOut = append(rolledOut, p.ids)
+		}
+	}
+	defer func() { testHookPPORollout = nil }()
+	log := runToyTwoTasks(t, dir, stages, &testHookPPOStep)
+	testHookPPORollout = nil
+
+	prompts := jsonlLines(t, filepath.Join(dir, "out/toy/tasks/arithmetic/prompts.jsonl"))
+	for _, want := range []string{
+		fmt.Sprintf("[ppo] arithmetic: %d prompts (0 too long dropped), 3 held out", len(prompts)),
+		fmt.Sprintf("; %d prompts (0 too long dropped), 3 held out;", len(prompts)-3),
+		fmt.Sprintf("[ppo_both] arithmetic: %d prompts (0 too long dropped), 1 held out", len(prompts)),
+	} {
+		if !strings.Contains(log, want) {
+			t.Errorf("log lacks %q:\n%s", want, log)
+		}
+	}
+	if got := logLinesOf(log, "ppo_both", "verse_choice: "); len(got) != 1 || !strings.HasSuffix(got[0], ", 2 held out") {
+		t.Errorf("ppo_both logs %q for verse_choice, want 2 of its prompts held out", got)
+	}
+	if len(rolledOut) != len(prompts)-3 {
+		t.Fatalf("%d prompts rolled out, want arithmetic's %d less the 3 held out", len(rolledOut), len(prompts))
+	}
+	tok, err := tokenizer.Load(filepath.Join(dir, "out/toy/bpe"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, ids := range rolledOut {
+		// The held-out prompts are the file's last 3: the rolled-out ones are its first, in order.
+		if got := string(tok.Decode(ids)); !strings.HasPrefix(got, "Question: What is ") || got != prompts[i]["prompt"] {
+			t.Fatalf("prompt %d rolled out %q, want arithmetic's %q", i, got, prompts[i]["prompt"])
+		}
+	}
+}
+
+func TestHeldOutShares(t *testing.T) {
+	for _, c := range []struct {
+		n, k int
+		want []int
+	}{{8, 1, []int{8}}, {3, 2, []int{2, 1}}, {7, 3, []int{3, 2, 2}}, {0, 2, []int{0, 0}}, {1, 3, []int{1, 0, 0}}} {
+		if got := heldOutShares(c.n, c.k); !slices.Equal(got, c.want) {
+			t.Errorf("heldOutShares(%d, %d) = %v, want %v", c.n, c.k, got, c.want)
+		}
+	}
+}
+
+// task_names is checked against the tasks stage that prompts names.
+func TestPPOValidateTaskNames(t *testing.T) {
+	checkTaskNamesValidation(t, ppoKind{}, func(opts any, names []string, stage string) {
+		o := opts.(*ppoOptions)
+		o.TaskNames, o.Prompts = names, stage
+		if stage == "" {
+			o.PromptFiles = []string{"p.jsonl"}
+		}
+	})
 }

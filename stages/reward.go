@@ -59,7 +59,7 @@ func (rewardKind) Defaults() any {
 
 func (rewardKind) Validate(opts any, run *pipeline.Config, report func(key, msg string)) {
 	o := opts.(*rewardOptions)
-	o.prefData.validate(report)
+	o.prefData.validate(run, report)
 	if !(o.Center >= 0) {
 		report("center_rewards_coefficient", fmt.Sprintf("must not be negative, got %g", o.Center))
 	}

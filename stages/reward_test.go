@@ -166,3 +166,74 @@ func TestRewardStage(t *testing.T) {
 		t.Errorf("resumed metrics.jsonl has %d records, the straight run %d", lines(gotMetrics), lines(wantMetrics))
 	}
 }
+
+// prefData with task_names reads the named tasks' own preference files: reward and dpo, run end to end
+// on a tasks stage of arithmetic and verse_choice, train and hold out on arithmetic's pairs only.
+func TestPrefDataTaskNames(t *testing.T) {
+	dir := t.TempDir()
+	var stages string
+	for _, kind := range []string{"reward", "dpo"} {
+		stages += fmt.Sprintf(`  - name: %s
+    kind: %s
+    init: pretrain
+    data: tasks
+    task_names: [arithmetic]
+    batch_size: 4
+    max_steps: 2
+    warmup_steps: 1
+    eval_every: 2
+    checkpoint_every: 2
+`, kind, kind)
+	}
+	log := runToyTwoTasks(t, dir, stages, &testHookDPOStep)
+	tasksDir := filepath.Join(dir, "out/toy/tasks")
+	train := jsonlLines(t, filepath.Join(tasksDir, "arithmetic/prefs_train.jsonl"))
+	held := jsonlLines(t, filepath.Join(tasksDir, "arithmetic/prefs_eval.jsonl"))
+	if mixed := jsonlLines(t, filepath.Join(tasksDir, "prefs_train.jsonl")); len(mixed) != 2*len(train) {
+		t.Fatalf("the mixed prefs_train.jsonl has %d pairs, arithmetic's %d: want both tasks in the fixture", len(mixed), len(train))
+	}
+	for _, r := range append(train, held...) {
+		if !strings.HasPrefix(r["prompt"], "Question: What is ") {
+			t.Fatalf("prompt %q is not arithmetic", r["prompt"])
+		}
+	}
+	for _, stage := range []string{"reward", "dpo"} {
+		read := logLinesOf(log, stage, " records, ")
+		want := []string{fmt.Sprintf("tasks/arithmetic/prefs_train.jsonl: %d records, ", len(train)),
+			fmt.Sprintf("tasks/arithmetic/prefs_eval.jsonl: %d records, ", len(held))}
+		if len(read) != len(want) {
+			t.Fatalf("%s read %q, want two files", stage, read)
+		}
+		for i, w := range want {
+			if !strings.Contains(read[i], w) {
+				t.Errorf("%s read %q, want %q", stage, read[i], w)
+			}
+		}
+	}
+	m, err := pipeline.ReadManifest(filepath.Join(dir, "out/toy/reward"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Summary["train_pairs"] != float64(len(train)) || m.Summary["eval_pairs"] != float64(len(held)) {
+		t.Errorf("reward summary %v, want %d training and %d held-out pairs", m.Summary, len(train), len(held))
+	}
+}
+
+// task_names in prefData (reward's and dpo's) is checked against the tasks stage that data names.
+func TestPrefDataValidateTaskNames(t *testing.T) {
+	for _, c := range []struct {
+		kind pipeline.Kind
+		data func(opts any) *prefData
+	}{
+		{rewardKind{}, func(opts any) *prefData { return &opts.(*rewardOptions).prefData }},
+		{dpoKind{}, func(opts any) *prefData { return &opts.(*dpoOptions).prefData }},
+	} {
+		checkTaskNamesValidation(t, c.kind, func(opts any, names []string, stage string) {
+			d := c.data(opts)
+			d.TaskNames, d.Data = names, stage
+			if stage == "" {
+				d.DataFiles, d.EvalFiles = []string{"a.jsonl"}, []string{"b.jsonl"}
+			}
+		})
+	}
+}

@@ -38,6 +38,7 @@ type sftOptions struct {
 	DataFiles         []string         `yaml:"data_files" file:"true" doc:"training JSONL in TRL's fields, {\"prompt\",\"completion\"} or {\"messages\"} (globs, relative to the config file)"`
 	EvalData          string           `yaml:"eval_data" ref:"tasks" doc:"a tasks stage whose eval items, as prompt/completion, are the held-out data (give at most one of eval_data and eval_data_files)"`
 	EvalDataFiles     []string         `yaml:"eval_data_files" file:"true" doc:"held-out JSONL in the fields of data_files"`
+	TaskNames         []string         `yaml:"task_names" doc:"which of the tasks stage's tasks (arithmetic, verse_choice, verse_continue) to train on and hold out: data reads their own <task>/sft.jsonl and eval_data their eval items, in this order; empty means every task it wrote (its mixed sft.jsonl)"`
 	Method            string           `yaml:"method" doc:"which parameters train: full (every weight of the checkpoint), or an adapter beside the frozen checkpoint: lora, prefix or prompt (their options below); an adapter is saved in PEFT's files"`
 	LoRA              sftLoRAOptions   `yaml:"lora" doc:"method lora: W + (alpha/r) A B on the target modules of every block, B = 0 at the start"`
 	Prefix            sftPrefixOptions `yaml:"prefix" doc:"method prefix: learned keys and values that every query of every layer attends"`
@@ -119,6 +120,7 @@ func (sftKind) Validate(opts any, run *pipeline.Config, report func(key, msg str
 	if o.EvalData != "" && len(o.EvalDataFiles) > 0 {
 		report("eval_data", "give at most one of eval_data (a tasks stage) and eval_data_files")
 	}
+	validateTaskNames(run, report, o.TaskNames, taskRef{"data", o.Data}, taskRef{"eval_data", o.EvalData})
 	if _, ok := sftMethods[o.Method]; !ok {
 		report("method", fmt.Sprintf("%q is not a method; the methods are %s", o.Method,
 			strings.Join(slices.Sorted(maps.Keys(sftMethods)), ", ")))
@@ -504,13 +506,15 @@ func adapterTuning(in tuningInput, a *graphs.Adapter) (*tuning, error) {
 		adapter: a, close: func() { net.Close(); eval.Close() }}, nil
 }
 
-// trainFiles is the training data: the tasks stage's sft.jsonl, or the files of data_files.
+// trainFiles is the training data: the tasks stage's sft.jsonl (with task_names, each named task's
+// <task>/sft.jsonl), or the files of data_files.
 func (o *sftOptions) trainFiles(env *pipeline.Env) ([]string, error) {
-	return taskFiles(env, o.Data, "sft.jsonl", o.DataFiles)
+	return taskFiles(env, o.Data, o.TaskNames, "sft.jsonl", o.DataFiles)
 }
 
-// heldOutFiles is the held-out data: the tasks stage's eval items, written as eval.jsonl in the stage
-// directory, or the files of eval_data_files; none when neither is given.
+// heldOutFiles is the held-out data: the tasks stage's eval items (with task_names, those of the named
+// tasks only), written as eval.jsonl in the stage directory, or the files of eval_data_files; none when
+// neither is given.
 func (o *sftOptions) heldOutFiles(env *pipeline.Env) ([]string, error) {
 	if o.EvalData == "" {
 		return globFiles(env.Config, o.EvalDataFiles)
@@ -520,24 +524,29 @@ func (o *sftOptions) heldOutFiles(env *pipeline.Env) ([]string, error) {
 		return nil, err
 	}
 	path := env.Path("eval.jsonl")
-	return []string{path}, writeTaskEvalRows(dir, path)
+	return []string{path}, writeTaskEvalRows(dir, o.TaskNames, path)
 }
 
-// writeTaskEvalRows writes the eval split of every task under a tasks stage directory as SFT rows,
-// {"prompt","completion"} in the direct style (tasks.Prompt, tasks.Completion), task by task.
-func writeTaskEvalRows(tasksDir, path string) error {
+// writeTaskEvalRows writes the eval split of tasks under a tasks stage directory as SFT rows,
+// {"prompt","completion"} in the direct style (tasks.Prompt, tasks.Completion), task by task: the named
+// tasks in their order, each required; with no names, every task the stage generated.
+func writeTaskEvalRows(tasksDir string, names []string, path string) error {
 	type row struct {
 		Prompt     string `json:"prompt"`
 		Completion string `json:"completion"`
 	}
 	var rows []row
-	for _, task := range tasks.Names {
+	named := len(names) > 0
+	if !named {
+		names = tasks.Names
+	}
+	for _, task := range names {
 		items, err := readItems(filepath.Join(tasksDir, task, tasks.SplitEval+".jsonl"))
-		if errors.Is(err, os.ErrNotExist) {
+		if !named && errors.Is(err, os.ErrNotExist) {
 			continue // a task the stage did not generate
 		}
 		if err != nil {
-			return err
+			return fmt.Errorf("eval_data: task %s: %w", task, err)
 		}
 		for _, it := range items {
 			rows = append(rows, row{tasks.Prompt(it, tasks.Direct), tasks.Completion(it, tasks.Direct)})

@@ -304,7 +304,7 @@ func TestSFTValidate(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "extra.jsonl"), []byte(`{"prompt": "a", "completion": " b"}`+"\n"), 0o644)
 	cfg := toySFTConfig + "    data: tasks\n    data_files: [extra.jsonl]\n    eval_data: tasks\n    eval_data_files: [extra.jsonl]\n" +
-		"    method: qlora\n    seq_len: 64\n"
+		"    method: qlora\n    seq_len: 64\n    task_names: [verse_choice]\n"
 	os.WriteFile(filepath.Join(dir, "run.yaml"), []byte(cfg), 0o644)
 	writeToyCorpus(t, dir)
 	_, err := pipeline.Load(filepath.Join(dir, "run.yaml"), nil)
@@ -317,10 +317,11 @@ func TestSFTValidate(t *testing.T) {
 		got[p.Path] = p.Msg
 	}
 	want := map[string]string{
-		"stages[3].data":      "give exactly one of data (a tasks stage) and data_files",
-		"stages[3].eval_data": "give at most one of eval_data (a tasks stage) and eval_data_files",
-		"stages[3].method":    `"qlora" is not a method; the methods are full, lora, prefix, prompt`,
-		"stages[3].seq_len":   "must be in [0, model.n_positions = 48], got 64",
+		"stages[3].data":       "give exactly one of data (a tasks stage) and data_files",
+		"stages[3].eval_data":  "give at most one of eval_data (a tasks stage) and eval_data_files",
+		"stages[3].method":     `"qlora" is not a method; the methods are full, lora, prefix, prompt`,
+		"stages[3].seq_len":    "must be in [0, model.n_positions = 48], got 64",
+		"stages[3].task_names": `stage "tasks" does not generate "verse_choice" (it makes [arithmetic])`,
 	}
 	for path, msg := range want {
 		if got[path] != msg {
@@ -581,4 +582,66 @@ func firstDifference(a, b []float32) int {
 		return min(len(a), len(b))
 	}
 	return -1
+}
+
+// With task_names: [arithmetic] sft trains on the tasks stage's arithmetic/sft.jsonl and holds out the
+// arithmetic eval items only, though the stage also wrote verse_choice and mixed both into sft.jsonl.
+func TestSFTTaskNames(t *testing.T) {
+	dir := t.TempDir()
+	log := runToyTwoTasks(t, dir, `  - name: sft
+    kind: sft
+    init: pretrain
+    data: tasks
+    eval_data: tasks
+    task_names: [arithmetic]
+    batch_size: 4
+    max_steps: 2
+    warmup_steps: 1
+    eval_every: 2
+    checkpoint_every: 2
+    check_prompts: 2
+`, &testHookSFTStep)
+	tasksDir := filepath.Join(dir, "out/toy/tasks")
+	train := jsonlLines(t, filepath.Join(tasksDir, "arithmetic/sft.jsonl"))
+	evalItems := jsonlLines(t, filepath.Join(tasksDir, "arithmetic/eval.jsonl"))
+	if mixed := jsonlLines(t, filepath.Join(tasksDir, "sft.jsonl")); len(mixed) != 2*len(train) {
+		t.Fatalf("the mixed sft.jsonl has %d rows, arithmetic's %d: want both tasks in the fixture", len(mixed), len(train))
+	}
+	read := logLinesOf(log, "sft", " records, ")
+	want := []string{fmt.Sprintf("tasks/arithmetic/sft.jsonl: %d records, ", len(train)),
+		fmt.Sprintf("sft.partial/eval.jsonl: %d records, ", len(evalItems))}
+	if len(read) != len(want) {
+		t.Fatalf("sft read %q, want two files", read)
+	}
+	for i, w := range want {
+		if !strings.Contains(read[i], w) {
+			t.Errorf("sft read %q, want %q", read[i], w)
+		}
+	}
+	heldOut := jsonlLines(t, filepath.Join(dir, "out/toy/sft/eval.jsonl"))
+	if len(heldOut) != len(evalItems) {
+		t.Errorf("%d held-out rows, want arithmetic's %d eval items", len(heldOut), len(evalItems))
+	}
+	for _, r := range append(train, heldOut...) {
+		if !strings.HasPrefix(r["prompt"], "Question: What is ") {
+			t.Fatalf("prompt %q is not arithmetic", r["prompt"])
+		}
+	}
+}
+
+// task_names is checked as eval's is, against the tasks stage that data or eval_data names.
+func TestSFTValidateTaskNames(t *testing.T) {
+	checkTaskNamesValidation(t, sftKind{}, func(opts any, names []string, stage string) {
+		o := opts.(*sftOptions)
+		o.Init, o.TaskNames, o.Data, o.EvalData = "pretrain", names, stage, stage
+		if stage == "" {
+			o.DataFiles = []string{"a.jsonl"}
+		}
+	})
+	// eval_data alone names the tasks stage: that is enough.
+	o := sftKind{}.Defaults().(*sftOptions)
+	o.Init, o.DataFiles, o.EvalData, o.TaskNames = "pretrain", []string{"a.jsonl"}, "tasks", []string{"arithmetic"}
+	sftKind{}.Validate(o, &pipeline.Config{Model: pipeline.DefaultModel()}, func(key, msg string) {
+		t.Errorf("eval_data with task_names: %s: %s", key, msg)
+	})
 }
