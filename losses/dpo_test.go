@@ -14,7 +14,7 @@ func TestDPOAtReferenceIsLn2WithNonZeroGradient(t *testing.T) {
 	pw, pl := []float64{-12, -7.5}, []float64{-9, -20}
 	for _, beta := range []float64{0.1, 0.5, 3} {
 		dw, dl := make([]float64, 2), make([]float64, 2)
-		m, err := DPO(DPOConfig{Beta: beta, LossType: DPOSigmoid}, pw, pl, pw, pl, dw, dl)
+		m, err := DPO(DPOConfig{Beta: beta, LossType: DPOSigmoid}, pw, pl, pw, pl, nil, dw, dl)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -50,7 +50,7 @@ func TestDPOLossTypesMatchTRL(t *testing.T) {
 		{DPOConfig{Beta: 2, LossType: DPOHinge}, 0.8666666666666671, []float64{0, -0.6666666666666666, 0}},
 	} {
 		dw, dl := make([]float64, 3), make([]float64, 3)
-		m, err := DPO(tc.cfg, pw, pl, rw, rl, dw, dl)
+		m, err := DPO(tc.cfg, pw, pl, rw, rl, nil, dw, dl)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -73,7 +73,7 @@ func TestDPOLossTypesMatchTRL(t *testing.T) {
 		}
 		x := append(append([]float64{}, pw...), pl...)
 		gradCheck(t, "DPO "+string(tc.cfg.LossType), x, append(dw, dl...), func(x []float64) float64 {
-			m, _ := DPO(tc.cfg, x[:3], x[3:], rw, rl, nil, nil)
+			m, _ := DPO(tc.cfg, x[:3], x[3:], rw, rl, nil, nil, nil)
 			return m.Loss
 		})
 	}
@@ -81,7 +81,7 @@ func TestDPOLossTypesMatchTRL(t *testing.T) {
 
 // Large |βh| stays finite: softplus(-βh) = 0 for h = 1000, β = 1, and = 1000 for h = -1000.
 func TestDPOStableAtLargeLogRatios(t *testing.T) {
-	m, err := DPO(DPOConfig{Beta: 1, LossType: DPOSigmoid}, []float64{0, -1000}, []float64{-1000, 0}, []float64{0, 0}, []float64{0, 0}, nil, nil)
+	m, err := DPO(DPOConfig{Beta: 1, LossType: DPOSigmoid}, []float64{0, -1000}, []float64{-1000, 0}, []float64{0, 0}, []float64{0, 0}, nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +105,7 @@ func TestDPORefusesBadInput(t *testing.T) {
 		"reference length": {ok, x[:1], nil},
 		"gradient length":  {ok, x, make([]float64, 3)},
 	} {
-		if _, err := DPO(tc.cfg, x, x, tc.ref, x, tc.dChose, nil); err == nil {
+		if _, err := DPO(tc.cfg, x, x, tc.ref, x, nil, tc.dChose, nil); err == nil {
 			t.Errorf("%s: no error", name)
 		}
 	}
@@ -117,9 +117,144 @@ func TestDPOMetricNames(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{"loss", "rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracies", "logps/chosen", "logps/rejected"} {
+	for _, k := range []string{"loss", "rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracies", "logps/chosen", "logps/rejected", "nll_loss"} {
 		if !strings.Contains(string(b), `"`+k+`"`) {
 			t.Errorf("%s missing from %s", k, b)
+		}
+	}
+}
+
+// RPO by hand: 2 pairs, sigmoid, β = 0.5, α = 0.5, chosen completions of n = (3, 1) tokens, K = 4.
+//
+//	pair 1: π_w = -6, π_l = -9, ref_w = -6, ref_l = -9:           h = 0,     L = ln 2,           L' = -β σ(0)    = -1/4
+//	pair 2: π_w = -3, π_l = -8, ref_w = -3, ref_l = -8 + 2 ln 3:  h = 2 ln 3, βh = ln 3, σ(βh) = 3/4,
+//	        L = -log(3/4) = ln(4/3),                               L' = -β σ(-βh) = -1/8
+//
+// DPO term: (ln 2 + ln(4/3))/2 = ln(8/3)/2 = 0.490414626505863.
+// NLL per chosen token over the batch: -(-6 - 3)/4 = 9/4 = 2.25 (per sequence it would be (6/3 + 3/1)/2
+// = 2.5, per pair of sums (6 + 3)/2 = 4.5), α NLL = 1.125, so J = 1.615414626505863.
+// dJ/dπ_w,i = L'(h_i)/N - α/K: -1/8 - 1/8 = -0.25 and -1/16 - 1/8 = -0.1875; dJ/dπ_l,i = -L'(h_i)/N:
+// +0.125 and +0.0625. The rewards do not see α: chosen 0 and 0, rejected 0 and β(-2 ln 3) = -ln 3.
+func TestDPORPOByHand(t *testing.T) {
+	ln3 := math.Log(3)
+	pw, pl := []float64{-6, -3}, []float64{-9, -8}
+	rw, rl := []float64{-6, -3}, []float64{-9, -8 + 2*ln3}
+	n := []int{3, 1}
+	cfg := DPOConfig{Beta: 0.5, LossType: DPOSigmoid, RPOAlpha: 0.5}
+	dw, dl := make([]float64, 2), make([]float64, 2)
+	m, err := DPO(cfg, pw, pl, rw, rl, n, dw, dl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !near(m.Loss, 1.615414626505863, 1e-14) || !near(m.Loss, math.Log(8.0/3)/2+0.5*2.25, 1e-15) {
+		t.Errorf("loss %.16g, want ln(8/3)/2 + 1.125 = 1.615414626505863", m.Loss)
+	}
+	if m.NLLLoss != 2.25 {
+		t.Errorf("nll_loss %.16g, want 2.25 (per token over the batch)", m.NLLLoss)
+	}
+	checkClose(t, "dJ/dπ_w", dw, []float64{-0.25, -0.1875}, 1e-15)
+	checkClose(t, "dJ/dπ_l", dl, []float64{0.125, 0.0625}, 1e-15)
+	if !near(m.RewardsChosen, 0, 1e-15) || !near(m.RewardsRejected, -ln3/2, 1e-15) || m.RewardsAccuracy != 0.5 {
+		t.Errorf("rewards %+v", m)
+	}
+	x := append(append([]float64{}, pw...), pl...)
+	gradCheck(t, "DPO+RPO by hand", x, append(dw, dl...), func(x []float64) float64 {
+		m, _ := DPO(cfg, x[:2], x[2:], rw, rl, n, nil, nil)
+		return m.Loss
+	})
+}
+
+// The RPO gradient of every loss type against a central finite difference, at points away from the
+// hinge's kink, with a chosen side of 0 tokens among them. For ipo the inputs are per-token means, so the
+// NLL reads n_i π_w,i and its gradient on π_w,i is -α n_i/K; the NLL itself (and its value in the
+// metrics) must be the same whether a side enters as its sum (sigmoid) or its mean (ipo).
+func TestDPORPOGradientMatchesFiniteDifference(t *testing.T) {
+	sums := []float64{-10, -12.5, -8, 0}
+	n := []int{5, 4, 2, 0}
+	pl := []float64{-11, -12, -9.5, -3}
+	rw, rl := []float64{-10.5, -12, -8.2, 0}, []float64{-10.8, -12.3, -9, -2}
+	wantNLL := (10 + 12.5 + 8) / 11.0
+	for _, cfg := range []DPOConfig{
+		{Beta: 0.1, LossType: DPOSigmoid, RPOAlpha: 1},
+		{Beta: 0.5, LossType: DPOSigmoid, LabelSmoothing: 0.1, RPOAlpha: 0.3},
+		{Beta: 0.1, LossType: DPOIPO, RPOAlpha: 2},
+		{Beta: 2, LossType: DPOHinge, RPOAlpha: 0.7},
+	} {
+		pw, pwRef, plIn, rlIn := append([]float64{}, sums...), append([]float64{}, rw...), append([]float64{}, pl...), append([]float64{}, rl...)
+		if cfg.LossType == DPOIPO { // the caller's per-token means; the 0-token side stays 0
+			for i, c := range n {
+				if c > 0 {
+					pw[i], pwRef[i] = pw[i]/float64(c), pwRef[i]/float64(c)
+				}
+			}
+		}
+		dw, dl := make([]float64, 4), make([]float64, 4)
+		m, err := DPO(cfg, pw, plIn, pwRef, rlIn, n, dw, dl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !near(m.NLLLoss, wantNLL, 1e-15) {
+			t.Errorf("%+v: nll_loss %.16g, want %.16g", cfg, m.NLLLoss, wantNLL)
+		}
+		plain := cfg
+		plain.RPOAlpha = 0
+		m0, err := DPO(plain, pw, plIn, pwRef, rlIn, nil, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !near(m.Loss, m0.Loss+cfg.RPOAlpha*wantNLL, 1e-14) {
+			t.Errorf("%+v: loss %.16g, want DPO %.16g + α NLL %.16g", cfg, m.Loss, m0.Loss, cfg.RPOAlpha*wantNLL)
+		}
+		x := append(append([]float64{}, pw...), plIn...)
+		gradCheck(t, "DPO+RPO "+string(cfg.LossType), x, append(dw, dl...), func(x []float64) float64 {
+			m, _ := DPO(cfg, x[:4], x[4:], pwRef, rlIn, n, nil, nil)
+			return m.Loss
+		})
+	}
+}
+
+// rpo_alpha 0 is plain DPO bit for bit, whether or not token counts are passed, and logs no NLL.
+func TestDPORPOZeroIsPlainDPO(t *testing.T) {
+	pw, pl := []float64{-10, -12.5, -8}, []float64{-11, -12, -9.5}
+	rw, rl := []float64{-10.5, -12, -8.2}, []float64{-10.8, -12.3, -9}
+	for _, cfg := range []DPOConfig{
+		{Beta: 0.1, LossType: DPOSigmoid}, {Beta: 0.5, LossType: DPOSigmoid, LabelSmoothing: 0.1},
+		{Beta: 0.1, LossType: DPOIPO}, {Beta: 2, LossType: DPOHinge},
+	} {
+		dw0, dl0, dw1, dl1 := make([]float64, 3), make([]float64, 3), make([]float64, 3), make([]float64, 3)
+		m0, err0 := DPO(cfg, pw, pl, rw, rl, nil, dw0, dl0)
+		m1, err1 := DPO(cfg, pw, pl, rw, rl, []int{0, 0, 0}, dw1, dl1)
+		if err0 != nil || err1 != nil {
+			t.Fatal(err0, err1)
+		}
+		if m0 != m1 || m0.NLLLoss != 0 {
+			t.Errorf("%+v: metrics %+v with counts, %+v without", cfg, m1, m0)
+		}
+		for i := range dw0 {
+			if math.Float64bits(dw0[i]) != math.Float64bits(dw1[i]) || math.Float64bits(dl0[i]) != math.Float64bits(dl1[i]) {
+				t.Errorf("%+v: gradient %d differs with token counts", cfg, i)
+			}
+		}
+	}
+}
+
+func TestDPORPORefusesBadInput(t *testing.T) {
+	x := []float64{-1, -2}
+	rpo := func(a float64) DPOConfig { return DPOConfig{Beta: 0.1, LossType: DPOSigmoid, RPOAlpha: a} }
+	for name, tc := range map[string]struct {
+		cfg DPOConfig
+		n   []int
+	}{
+		"negative alpha":  {rpo(-0.5), []int{1, 1}},
+		"NaN alpha":       {rpo(math.NaN()), []int{1, 1}},
+		"infinite alpha":  {rpo(math.Inf(1)), []int{1, 1}},
+		"no counts":       {rpo(1), nil},
+		"counts length":   {rpo(1), []int{1}},
+		"negative count":  {rpo(1), []int{3, -1}},
+		"no chosen token": {rpo(1), []int{0, 0}},
+	} {
+		if _, err := DPO(tc.cfg, x, x, x, x, tc.n, nil, nil); err == nil {
+			t.Errorf("%s: no error", name)
 		}
 	}
 }

@@ -31,6 +31,9 @@ import (
 //	sigmoid  L = -E[(1-ε) log σ(βh) + ε log σ(-βh)]
 //	ipo      L = E[(h - 1/(2β))²], the log-probabilities averaged over each completion's tokens
 //	hinge    L = E[max(0, 1 - βh)]
+//	rpo_alpha α > 0 adds α NLL_w, NLL_w = -Σ log π(y_w|x) / (number of chosen completion tokens), the
+//	         mean over every chosen completion token of the step's pairs (RPO, Pang et al. 2024; TRL's
+//	         rpo_alpha: see losses.DPO)
 //
 // where log π(y|x) sums over the completion's tokens only (the prompt is context, never scored) and
 // β log(π/π_ref) is the implicit reward. The reference's log-probabilities are computed once, before
@@ -46,6 +49,7 @@ import (
 // itself included, is loaded apart as usual.
 type dpoKind struct{}
 
+// dpoOptions are the dpo stage's options.
 type dpoOptions struct {
 	Init              string `yaml:"init" ref:"pretrain|sft" required:"true" doc:"the checkpoint the policy starts from; a LoRA adapter (sft's lora without merge) trains on as one"`
 	Reference         string `yaml:"reference" ref:"pretrain|sft" doc:"the frozen reference model, loaded apart from the policy; empty means init's checkpoint, or for a LoRA adapter as init its base, scored by the policy's model with the adapter off"`
@@ -53,6 +57,7 @@ type dpoOptions struct {
 	Beta              float64 `yaml:"beta" doc:"β: the implicit reward is β log(π/π_ref); larger keeps the policy closer to the reference"`
 	LossType          string  `yaml:"loss_type" doc:"sigmoid (DPO), ipo (log-probabilities averaged per completion token) or hinge"`
 	LabelSmoothing    float64 `yaml:"label_smoothing" doc:"ε in [0, 0.5): the assumed rate of flipped preferences (conservative DPO); sigmoid only"`
+	RPOAlpha          float64 `yaml:"rpo_alpha" doc:"α >= 0: adds α times the NLL of the chosen completions, per chosen completion token over the step's pairs, to the loss (RPO, Pang et al. 2024; TRL's DPOConfig.rpo_alpha, logged as nll_loss); 0 is off"`
 	SeqLen            int     `yaml:"seq_len" doc:"tokens per side (prompt + completion; longer sides lose their end); 0 means the init model's n_positions"`
 	optimOptions      `yaml:",inline"`
 	evalCadence       `yaml:",inline"`
@@ -89,6 +94,9 @@ func (dpoKind) Validate(opts any, run *pipeline.Config, report func(key, msg str
 	} else if err := (losses.DPOConfig{Beta: 1, LossType: losses.DPOLossType(o.LossType), LabelSmoothing: o.LabelSmoothing}).Validate(); err != nil {
 		report("label_smoothing", err.Error())
 	}
+	if err := (losses.DPOConfig{Beta: 1, LossType: losses.DPOSigmoid, RPOAlpha: o.RPOAlpha}).Validate(); err != nil {
+		report("rpo_alpha", err.Error())
+	}
 	o.prefData.validate(run, report)
 	// The init checkpoint has the model block's context (pretrain, or a fine-tuning of it).
 	seqLenWithin(report, o.SeqLen, run.Model.NPositions)
@@ -98,7 +106,7 @@ func (dpoKind) Validate(opts any, run *pipeline.Config, report func(key, msg str
 }
 
 func (o *dpoOptions) loss() losses.DPOConfig {
-	return losses.DPOConfig{Beta: o.Beta, LossType: losses.DPOLossType(o.LossType), LabelSmoothing: o.LabelSmoothing}
+	return losses.DPOConfig{Beta: o.Beta, LossType: losses.DPOLossType(o.LossType), LabelSmoothing: o.LabelSmoothing, RPOAlpha: o.RPOAlpha}
 }
 
 func (dpoKind) Run(ctx context.Context, env *pipeline.Env, opts any) error {
@@ -147,8 +155,8 @@ func (dpoKind) Run(ctx context.Context, env *pipeline.Env, opts any) error {
 	if adapterOff {
 		reference = pol.baseDir + " (the policy with its LoRA adapter off)"
 	}
-	env.Logf("policy from %s, reference %s; β %g, loss %s, label smoothing %g; %d pairs x %d micro-batches per step, %d tokens per side",
-		initDir, reference, o.Beta, o.LossType, o.LabelSmoothing, B, o.GradAccum, T)
+	env.Logf("policy from %s, reference %s; β %g, loss %s, label smoothing %g, rpo_alpha %g; %d pairs x %d micro-batches per step, %d tokens per side",
+		initDir, reference, o.Beta, o.LossType, o.LabelSmoothing, o.RPOAlpha, B, o.GradAccum, T)
 
 	// 2. The preference pairs, each side cut to T tokens.
 	trainFiles, evalFiles, err := o.pairFiles(env)
@@ -312,9 +320,16 @@ func (d *dpoObjective) scale(s textdata.Sequence) float64 {
 // mean over all their pairs, and adds its gradient into grads. Every micro-batch is run forward first,
 // so that the loss and its gradient dL/d log π of each side are known before any backward pass. A pair
 // whose reference log-probability is NaN (never scored, see drawnPairs) is an error.
+//
+// With rpo_alpha the NLL term is normalised like the DPO term: the step's micro-batches are one batch,
+// so the NLL is the mean over every chosen completion token of all of them, and grad_accum k with
+// batch_size B gives the loss and gradient of batch_size kB. (TRL, under gradient accumulation, averages
+// each micro-batch's own per-token mean instead; the two differ when micro-batches hold different numbers
+// of chosen tokens.)
 func (d *dpoObjective) step(pairs []textdata.Pair, ref pairLogps, micro [][]int, grads []float32) (train.Result, error) {
 	n := len(micro) * len(micro[0])
 	var pol, rf pairLogps
+	var chosenTokens []int
 	batches := make([]textdata.Batch, len(micro))
 	for i, idx := range micro {
 		for _, p := range idx {
@@ -340,11 +355,12 @@ func (d *dpoObjective) step(pairs []textdata.Pair, ref pairLogps, micro [][]int,
 			pol.Rejected = append(pol.Rejected, sums[len(idx)+j]*cl)
 			rf.Chosen = append(rf.Chosen, ref.Chosen[p]*cw)
 			rf.Rejected = append(rf.Rejected, ref.Rejected[p]*cl)
+			chosenTokens = append(chosenTokens, pairs[p].Chosen.Targets())
 		}
 		batches[i] = b
 	}
 	dw, dl := make([]float64, n), make([]float64, n)
-	m, err := losses.DPO(d.cfg, pol.Chosen, pol.Rejected, rf.Chosen, rf.Rejected, dw, dl)
+	m, err := losses.DPO(d.cfg, pol.Chosen, pol.Rejected, rf.Chosen, rf.Rejected, chosenTokens, dw, dl)
 	if err != nil {
 		return train.Result{}, err
 	}
@@ -363,11 +379,13 @@ func (d *dpoObjective) step(pairs []textdata.Pair, ref pairLogps, micro [][]int,
 			grads[j] += g
 		}
 	}
-	return train.Result{Loss: m.Loss, Tokens: 2 * n * d.forward.T, Metrics: dpoMetrics(m, "")}, nil
+	return train.Result{Loss: m.Loss, Tokens: 2 * n * d.forward.T, Metrics: d.metrics(m, "")}, nil
 }
 
 // heldOut scores the policy on every held-out pair: the mean DPO loss (val_loss, which picks the best
-// checkpoint), TRL's implicit-reward metrics, and two numbers that need no reference:
+// checkpoint; with rpo_alpha it includes α times val_nll_loss, the NLL per chosen completion token over
+// all held-out pairs, as TRL's eval loss does), TRL's implicit-reward metrics, and two numbers that
+// need no reference:
 //
 //	val_choice_accuracy  the share of pairs whose chosen side the policy gives the higher log-probability
 //	                     (as the loss reads it): lm-eval's multiple-choice acc over {chosen, rejected}
@@ -382,11 +400,13 @@ func (d *dpoObjective) heldOut(pairs []textdata.Pair, ref pairLogps) (map[string
 		return nil, err
 	}
 	var pol, rf pairLogps
+	var chosenTokens []int
 	choice, exact := 0, 0
 	for i, p := range pairs {
 		cw, cl := d.scale(p.Chosen), d.scale(p.Rejected)
 		pol.Chosen, pol.Rejected = append(pol.Chosen, s.Chosen[i]*cw), append(pol.Rejected, s.Rejected[i]*cl)
 		rf.Chosen, rf.Rejected = append(rf.Chosen, ref.Chosen[i]*cw), append(rf.Rejected, ref.Rejected[i]*cl)
+		chosenTokens = append(chosenTokens, p.Chosen.Targets())
 		if pol.Chosen[i] > pol.Rejected[i] {
 			choice++
 		}
@@ -394,24 +414,29 @@ func (d *dpoObjective) heldOut(pairs []textdata.Pair, ref pairLogps) (map[string
 			exact++
 		}
 	}
-	m, err := losses.DPO(d.cfg, pol.Chosen, pol.Rejected, rf.Chosen, rf.Rejected, nil, nil)
+	m, err := losses.DPO(d.cfg, pol.Chosen, pol.Rejected, rf.Chosen, rf.Rejected, chosenTokens, nil, nil)
 	if err != nil {
 		return nil, err
 	}
-	out := dpoMetrics(m, "val_")
+	out := d.metrics(m, "val_")
 	out["val_loss"] = m.Loss
 	out["val_choice_accuracy"] = float64(choice) / float64(len(pairs))
 	out["val_exact_match"] = float64(exact) / float64(len(pairs))
 	return out, nil
 }
 
-// dpoMetrics names the batch means under TRL's keys (the loss is logged as "loss" by the loop).
-func dpoMetrics(m losses.DPOMetrics, prefix string) map[string]float64 {
-	return map[string]float64{
+// metrics names the batch means under TRL's keys (the loss is logged as "loss" by the loop), with
+// nll_loss only when rpo_alpha is on, as TRL logs it.
+func (d *dpoObjective) metrics(m losses.DPOMetrics, prefix string) map[string]float64 {
+	out := map[string]float64{
 		prefix + "rewards/chosen": m.RewardsChosen, prefix + "rewards/rejected": m.RewardsRejected,
 		prefix + "rewards/margins": m.RewardsMargins, prefix + "rewards/accuracies": m.RewardsAccuracy,
 		prefix + "logps/chosen": m.LogpsChosen, prefix + "logps/rejected": m.LogpsRejected,
 	}
+	if d.cfg.RPOAlpha > 0 {
+		out[prefix+"nll_loss"] = m.NLLLoss
+	}
+	return out
 }
 
 // pairLogps holds a model's summed completion log-probability of each side of each pair.

@@ -114,6 +114,8 @@ func TestDPOGradientMatchesFiniteDifference(t *testing.T) {
 	for _, cfg := range []losses.DPOConfig{
 		{Beta: 0.7, LossType: losses.DPOSigmoid, LabelSmoothing: 0.1},
 		{Beta: 0.7, LossType: losses.DPOIPO},
+		{Beta: 0.7, LossType: losses.DPOSigmoid, RPOAlpha: 0.8}, // RPO: the NLL per chosen token over both micro-batches
+		{Beta: 0.7, LossType: losses.DPOIPO, RPOAlpha: 1.5},
 	} {
 		obj := toyObjective(t, cfg, V, B, T)
 		s, err := scorePairs(obj.forward, pairs, obj.pad)
@@ -131,12 +133,14 @@ func TestDPOGradientMatchesFiniteDifference(t *testing.T) {
 				t.Fatal(err)
 			}
 			var pol, rf pairLogps
+			var n []int
 			for i, p := range pairs {
 				cw, cl := obj.scale(p.Chosen), obj.scale(p.Rejected)
 				pol.Chosen, pol.Rejected = append(pol.Chosen, s.Chosen[i]*cw), append(pol.Rejected, s.Rejected[i]*cl)
 				rf.Chosen, rf.Rejected = append(rf.Chosen, ref.Chosen[i]*cw), append(rf.Rejected, ref.Rejected[i]*cl)
+				n = append(n, p.Chosen.Targets())
 			}
-			m, err := losses.DPO(cfg, pol.Chosen, pol.Rejected, rf.Chosen, rf.Rejected, nil, nil)
+			m, err := losses.DPO(cfg, pol.Chosen, pol.Rejected, rf.Chosen, rf.Rejected, n, nil, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -150,6 +154,9 @@ func TestDPOGradientMatchesFiniteDifference(t *testing.T) {
 		}
 		if l := loss(); res.Loss != l {
 			t.Errorf("%s: step's loss %.17g, forward-only loss %.17g", cfg.LossType, res.Loss, l)
+		}
+		if _, ok := res.Metrics["nll_loss"]; ok != (cfg.RPOAlpha > 0) {
+			t.Errorf("%+v: nll_loss logged %v, want only with rpo_alpha", cfg, ok)
 		}
 		for _, name := range []string{"wte.weight", "wpe.weight", "h.0.attn.c_attn.weight", "h.0.mlp.c_proj.weight", "ln_f.bias"} {
 			info, _ := params.Info(name)
@@ -426,6 +433,10 @@ func TestDPOValidate(t *testing.T) {
 		{"no data", func(o *dpoOptions) { o.Data = "" }, "data"},
 		{"no held-out files", func(o *dpoOptions) { o.Data, o.DataFiles = "", []string{"a.jsonl"} }, "eval_files"},
 		{"seq_len", func(o *dpoOptions) { o.SeqLen = run.Model.NPositions + 1 }, "seq_len"},
+		{"rpo_alpha", func(o *dpoOptions) { o.RPOAlpha = 1 }, ""},
+		{"rpo_alpha with ipo", func(o *dpoOptions) { o.RPOAlpha, o.LossType = 0.5, "ipo" }, ""},
+		{"negative rpo_alpha", func(o *dpoOptions) { o.RPOAlpha = -0.1 }, "rpo_alpha"},
+		{"NaN rpo_alpha", func(o *dpoOptions) { o.RPOAlpha = math.NaN() }, "rpo_alpha"},
 	} {
 		o := dpoKind{}.Defaults().(*dpoOptions)
 		o.Init, o.Data = "sft", "tasks"
@@ -784,5 +795,82 @@ func TestReferenceLogpsOfDrawnPairs(t *testing.T) {
 	if _, err := obj.step(pairs, trainRef, [][]int{{drawn[0], undrawn}}, grads); err == nil ||
 		!strings.Contains(err.Error(), fmt.Sprintf("training pair %d has no reference", undrawn)) {
 		t.Errorf("a step over pair %d with no reference value: err %v", undrawn, err)
+	}
+}
+
+// The toy DPO run with rpo_alpha 1 against the same run without. Only the RPO run logs nll_loss and
+// val_nll_loss. At step 1 π = π_ref, so the logged loss is ln 2 + α nll_loss (a missing α term fails
+// this); val_nll_loss is -val_logps/chosen (a mean over pairs of summed log-probs) times pairs / chosen
+// tokens (a mean over pairs of the sums fails this), and val_loss before training is ln 2 + val_nll_loss.
+// After training the held-out chosen completions are likelier with RPO than without (on the arithmetic
+// pairs DPO alone lets them fall with the rejected ones; a wrong sign fails this), and the preference is
+// still learnt.
+func TestDPOStageRPO(t *testing.T) {
+	run := func(extra string) (string, []map[string]float64) {
+		dir := t.TempDir()
+		writeToyCorpus(t, dir)
+		writeToyPrefs(t, dir)
+		if _, err := runToyConfig(t, dir, toyPretrainConfig+toyDPOStage+extra, &testHookDPOStep, -1); err != nil {
+			t.Fatal(err)
+		}
+		return dir, readMetrics(t, filepath.Join(dir, "out/toy/dpo/metrics.jsonl"))
+	}
+	_, plain := run("")
+	dir, rpo := run("    rpo_alpha: 1.0\n")
+	if len(rpo) != toyDPOSteps+1 || len(plain) != toyDPOSteps+1 {
+		t.Fatalf("%d and %d metrics records, want %d", len(rpo), len(plain), toyDPOSteps+1)
+	}
+	for _, r := range plain {
+		if _, ok := r["nll_loss"]; ok {
+			t.Fatalf("plain DPO logs nll_loss: %v", r)
+		}
+		if _, ok := r["val_nll_loss"]; ok {
+			t.Fatalf("plain DPO logs val_nll_loss: %v", r)
+		}
+	}
+	for _, r := range rpo[1:] {
+		if !(r["nll_loss"] > 0) {
+			t.Fatalf("step %v: nll_loss %v", r["step"], r["nll_loss"])
+		}
+	}
+	// Step 1: the DPO term is ln 2 (to rounding: the batches are laid out unlike the reference's pass).
+	if r := rpo[1]; math.Abs(r["loss"]-(math.Ln2+r["nll_loss"])) > 1e-6 {
+		t.Errorf("step 1: loss %.9f, want ln 2 + nll_loss = %.9f", r["loss"], math.Ln2+r["nll_loss"])
+	}
+	// Held-out token counts, to check val_nll_loss against val_logps/chosen (a mean over pairs of sums):
+	// NLL per token = -val_logps/chosen * pairs / tokens.
+	tok, err := tokenizer.Load(filepath.Join(dir, "out/toy/pretrain"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	evalPairs, _, err := textdata.LoadPairs(filepath.Join(dir, "prefs_eval.jsonl"), tok, 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens := 0
+	for _, p := range evalPairs {
+		tokens += p.Chosen.Targets()
+	}
+	for _, r := range []map[string]float64{rpo[0], rpo[toyDPOSteps]} {
+		want := -r["val_logps/chosen"] * float64(len(evalPairs)) / float64(tokens)
+		if math.Abs(r["val_nll_loss"]-want) > 1e-12*want {
+			t.Errorf("step %v: val_nll_loss %.15g, want -val_logps/chosen x %d pairs / %d tokens = %.15g", r["step"], r["val_nll_loss"], len(evalPairs), tokens, want)
+		}
+	}
+	if r := rpo[0]; math.Abs(r["val_loss"]-(math.Ln2+r["val_nll_loss"])) > 1e-12 {
+		t.Errorf("step 0: val_loss %.15g, want ln 2 + val_nll_loss %.15g", r["val_loss"], math.Ln2+r["val_nll_loss"])
+	}
+	a, b := plain[toyDPOSteps], rpo[toyDPOSteps]
+	t.Logf("held-out chosen log-prob: before %.4f, DPO %.4f, DPO+RPO %.4f; rewards/accuracies %.3f vs %.3f; rewards/chosen %.4f vs %.4f",
+		plain[0]["val_logps/chosen"], a["val_logps/chosen"], b["val_logps/chosen"], a["val_rewards/accuracies"], b["val_rewards/accuracies"],
+		a["val_rewards/chosen"], b["val_rewards/chosen"])
+	if !(b["val_logps/chosen"] > a["val_logps/chosen"]+0.1) {
+		t.Errorf("held-out chosen log-prob with RPO %.4f, without %.4f: want RPO to keep the chosen answers likelier", b["val_logps/chosen"], a["val_logps/chosen"])
+	}
+	if !(b["val_rewards/chosen"] > a["val_rewards/chosen"]) {
+		t.Errorf("held-out chosen reward with RPO %.4f, without %.4f", b["val_rewards/chosen"], a["val_rewards/chosen"])
+	}
+	if !(b["val_rewards/accuracies"] > 0.8) {
+		t.Errorf("with RPO the preference is no longer learnt: held-out reward accuracy %.3f", b["val_rewards/accuracies"])
 	}
 }
