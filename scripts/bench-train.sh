@@ -16,6 +16,8 @@ steps=${STEPS:-20}
 rounds=${ROUNDS:-2}
 ref=$shared/reference/gpt2_ref.py
 [[ -f $ref ]] || { echo "bench-train: $ref not found (set SHARED)" >&2; exit 2; }
+python3 -c 'import torch' 2>/dev/null ||
+	{ echo "bench-train: the reference needs PyTorch: apt-get install python3-torch (Debian's 1.13)" >&2; exit 2; }
 
 if (($# == 0)); then
 	set -- 512 64 128 4 4 8 4096 128 128 4 4 16
