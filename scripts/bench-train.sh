@@ -3,7 +3,7 @@
 # against the PyTorch reference (../shared/reference/gpt2_ref.py bench, 1 torch thread) on the same
 # sizes, alternating the two ROUNDS times; prints each run, the best tokens/s of each and the ratio.
 #
-#   scripts/bench-train.sh                          # the bench config and the gpt-small config
+#   scripts/bench-train.sh                          # the bench config and gpt-small's pretraining shape
 #   scripts/bench-train.sh 512 64 128 4 4 8 [...]   # VOCAB CTX D LAYERS HEADS BATCH, repeatable
 #
 # Environment: STEPS (timed steps per run, default 20), ROUNDS (default 2), SHARED (default
@@ -16,11 +16,11 @@ steps=${STEPS:-20}
 rounds=${ROUNDS:-2}
 ref=$shared/reference/gpt2_ref.py
 [[ -f $ref ]] || { echo "bench-train: $ref not found (set SHARED)" >&2; exit 2; }
-python3 -c 'import torch' 2>/dev/null ||
-	{ echo "bench-train: the reference needs PyTorch: apt-get install python3-torch (Debian's 1.13)" >&2; exit 2; }
+/usr/bin/python3 -c 'import torch' 2>/dev/null ||
+	{ echo "bench-train: the reference needs PyTorch in /usr/bin/python3: apt-get install python3-torch (Debian's 1.13)" >&2; exit 2; }
 
 if (($# == 0)); then
-	set -- 512 64 128 4 4 8 4096 128 128 4 4 16
+	set -- 512 64 128 4 4 8 4096 256 128 4 4 8
 fi
 if (($# % 6 != 0)); then
 	echo "usage: $0 [VOCAB CTX D LAYERS HEADS BATCH]..." >&2
