@@ -320,20 +320,7 @@ func TestDPOStage(t *testing.T) {
 			t.Fatal(err)
 		}
 		refDir := filepath.Join(straight, "out/toy/pretrain")
-		cfg, params, err := graphs.Load(refDir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tok, err := tokenizer.Load(refDir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		pad, _ := tok.SpecialID("<|endoftext|>")
-		net, err := graphs.NewModel(cfg, params, 2*4, 16, false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer net.Close()
+		net, tok, pad := toyReference(t, refDir)
 		// 32 steps of 8 draw every one of the 64 training pairs.
 		var sets [2][]textdata.Pair
 		for k, file := range []string{"prefs_train.jsonl", "prefs_eval.jsonl"} {
@@ -663,21 +650,7 @@ func TestDPOReferenceScoresDrawnPairsOnly(t *testing.T) {
 		t.Fatalf("train.index = %v, the loop drew %v", index, want)
 	}
 
-	refDir := filepath.Join(dir, "out/toy/pretrain")
-	cfg, params, err := graphs.Load(refDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, err := tokenizer.Load(refDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pad, _ := tok.SpecialID("<|endoftext|>")
-	net, err := graphs.NewModel(cfg, params, 2*4, 16, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer net.Close()
+	net, tok, pad := toyReference(t, filepath.Join(dir, "out/toy/pretrain"))
 	pairs, _, err := textdata.LoadPairs(filepath.Join(dir, "prefs_train.jsonl"), tok, 16)
 	if err != nil {
 		t.Fatal(err)
@@ -873,4 +846,25 @@ func TestDPOStageRPO(t *testing.T) {
 	if !(b["val_rewards/accuracies"] > 0.8) {
 		t.Errorf("with RPO the preference is no longer learnt: held-out reward accuracy %.3f", b["val_rewards/accuracies"])
 	}
+}
+
+// toyReference loads the toy run's reference checkpoint in refDir as the dpo stage scores it (2·4 rows of
+// 16 tokens, forward only), with its tokenizer and pad id; the model is closed when the test ends.
+func toyReference(t *testing.T, refDir string) (*graphs.Model, *tokenizer.Tokenizer, int) {
+	t.Helper()
+	cfg, params, err := graphs.Load(refDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := tokenizer.Load(refDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pad, _ := tok.SpecialID("<|endoftext|>")
+	net, err := graphs.NewModel(cfg, params, 2*4, 16, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { net.Close() })
+	return net, tok, pad
 }
