@@ -53,6 +53,9 @@ func validate(cfg *Config, d *decoder) {
 	if m.InitStd <= 0 {
 		add("model.init_std", "must be positive, got %g", m.InitStd)
 	}
+	if m.NLayer > 0 && m.NEmbd > 0 && m.NPositions > 0 {
+		checkMemory(m, physicalMemory(), add)
+	}
 	if len(cfg.Stages) == 0 {
 		add("stages", "no stages to run")
 	}
