@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"time"
 )
 
 // Env is what a running stage gets from the runner.
@@ -16,6 +17,9 @@ type Env struct {
 
 	finished map[string]string // upstream stage name -> its finished directory
 	summary  map[string]any    // headline numbers for the manifest
+
+	attemptStarted time.Time // when this attempt at the stage started
+	resumedSeconds float64   // the earlier attempts' work up to the checkpoint this one resumes from
 }
 
 // Input returns the finished output directory of the upstream stage named stage.

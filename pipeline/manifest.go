@@ -12,13 +12,18 @@ import (
 )
 
 // Manifest is manifest.json in a finished stage directory: what made it and what it holds.
+//
+// Seconds is what the stage's work took: the time of its last attempt plus, when that resumed an
+// interrupted one, the earlier attempts' time up to the checkpoint it resumed from. It leaves out the
+// time between attempts and the work an interruption lost, so it is what a run never interrupted would
+// have taken; Started and Finished are the wall-clock ends of all the attempts.
 type Manifest struct {
 	Name        string            `json:"name"`
 	Kind        string            `json:"kind"`
 	Fingerprint string            `json:"fingerprint"`
 	Status      string            `json:"status"`
-	Started     time.Time         `json:"started"`
-	Finished    time.Time         `json:"finished"`
+	Started     time.Time         `json:"started"`  // when the first attempt started
+	Finished    time.Time         `json:"finished"` // when the last attempt finished
 	Seconds     float64           `json:"seconds"`
 	Inputs      map[string]string `json:"inputs"` // upstream stage -> its fingerprint
 	Files       []FileHash        `json:"files"`  // input files
@@ -40,11 +45,13 @@ type partialState struct {
 	Started     time.Time `json:"started"`
 }
 
-// Progress is progress.json, written by a stage each time it checkpoints, read by `pipeline status`.
+// Progress is progress.json, written by a stage each time it checkpoints, read by `pipeline status` and
+// by the runner when it resumes the stage.
 type Progress struct {
-	Step  int    `json:"step"`
-	Total int    `json:"total"`
-	Unit  string `json:"unit,omitempty"` // what Step and Total count; empty means training steps
+	Step    int     `json:"step"`
+	Total   int     `json:"total"`
+	Unit    string  `json:"unit,omitempty"` // what Step and Total count; empty means training steps
+	Seconds float64 `json:"seconds"`        // the stage's work up to this checkpoint, over all its attempts
 }
 
 const (
@@ -55,13 +62,19 @@ const (
 
 // MarkProgress records that the stage has a checkpoint at step of total.
 func (e *Env) MarkProgress(step, total int) error {
-	return writeJSON(e.Path(progressFile), Progress{Step: step, Total: total})
+	return e.MarkProgressIn("", step, total)
 }
 
 // MarkProgressIn records that the stage has a checkpoint at n of total in a unit of its own (ppo: n
 // iterations of total, each several training steps).
 func (e *Env) MarkProgressIn(unit string, n, total int) error {
-	return writeJSON(e.Path(progressFile), Progress{Step: n, Total: total, Unit: unit})
+	return writeJSON(e.Path(progressFile), Progress{Step: n, Total: total, Unit: unit, Seconds: e.workSeconds()})
+}
+
+// workSeconds is the stage's work so far: the earlier attempts' up to the checkpoint this one resumed
+// from, and this attempt's.
+func (e *Env) workSeconds() float64 {
+	return e.resumedSeconds + time.Since(e.attemptStarted).Seconds()
 }
 
 // SetSummary records headline numbers of the stage (final loss, accuracy, ...) for its manifest.

@@ -133,10 +133,15 @@ func runStage(ctx context.Context, cfg *Config, p *StagePlan, forced bool, finis
 	if err := os.MkdirAll(p.WorkDir, 0o755); err != nil {
 		return err
 	}
-	started := time.Now().UTC()
+	attemptStarted := time.Now().UTC()
+	started, resumedSeconds := attemptStarted, 0.0
 	var prev partialState
 	if readJSON(filepath.Join(p.WorkDir, partialFile), &prev) == nil && prev.Fingerprint == p.Fingerprint {
 		started = prev.Started
+		var prog Progress
+		if readJSON(filepath.Join(p.WorkDir, progressFile), &prog) == nil {
+			resumedSeconds = prog.Seconds
+		}
 	} else if err := writeJSON(filepath.Join(p.WorkDir, partialFile), partialState{p.Fingerprint, started}); err != nil {
 		return err
 	}
@@ -144,7 +149,8 @@ func runStage(ctx context.Context, cfg *Config, p *StagePlan, forced bool, finis
 	if err != nil {
 		return err
 	}
-	env := &Env{Config: cfg, Stage: st, Dir: p.WorkDir, Metrics: metrics, Log: out, finished: finished}
+	env := &Env{Config: cfg, Stage: st, Dir: p.WorkDir, Metrics: metrics, Log: out, finished: finished,
+		attemptStarted: attemptStarted, resumedSeconds: resumedSeconds}
 	runErr := kind.Run(ctx, env, st.Options)
 	if err := metrics.Close(); runErr == nil {
 		runErr = err
@@ -167,9 +173,9 @@ func runStage(ctx context.Context, cfg *Config, p *StagePlan, forced bool, finis
 	for _, in := range st.Inputs() {
 		inputs[in] = fps[in]
 	}
-	now := time.Now().UTC()
+	now, work := time.Now().UTC(), env.workSeconds()
 	m := Manifest{Name: st.Name, Kind: st.Kind, Fingerprint: p.Fingerprint, Status: "done", Started: started,
-		Finished: now, Seconds: now.Sub(started).Seconds(), Inputs: inputs, Files: p.Files, Options: yamlKeyed(st.Options),
+		Finished: now, Seconds: work, Inputs: inputs, Files: p.Files, Options: yamlKeyed(st.Options),
 		Artifacts: artifacts, Summary: env.summary}
 	if err := writeJSON(filepath.Join(p.WorkDir, manifestFile), m); err != nil {
 		return err
@@ -180,7 +186,11 @@ func runStage(ctx context.Context, cfg *Config, p *StagePlan, forced bool, finis
 	if err := atomicfile.ReplaceDir(p.WorkDir, p.Dir); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "%-12s done in %s -> %s\n", st.Name, now.Sub(started).Round(time.Millisecond), p.Dir)
+	took := seconds(work).String()
+	if started != attemptStarted {
+		took += fmt.Sprintf(" of work (resumed; %s since it first started)", now.Sub(started).Round(time.Second))
+	}
+	fmt.Fprintf(out, "%-12s done in %s -> %s\n", st.Name, took, p.Dir)
 	return nil
 }
 
@@ -208,4 +218,9 @@ func yamlKeyed(opts any) any {
 		return opts
 	}
 	return m
+}
+
+// seconds is a duration of s seconds, rounded to the millisecond.
+func seconds(s float64) time.Duration {
+	return time.Duration(s * float64(time.Second)).Round(time.Millisecond)
 }

@@ -263,3 +263,57 @@ func TestChangedConfigDiscardsPartialLoudly(t *testing.T) {
 		t.Fatalf("executed %v, output:\n%s", executed, out.String())
 	}
 }
+
+// A resumed stage's seconds are its work: the earlier attempt's up to the checkpoint it resumed from
+// (as progress.json recorded it) plus the last attempt's, not the wall time since the first start; the
+// log says both, and the manifest keeps the first attempt's start.
+func TestResumedStageCountsItsWorkNotTheGap(t *testing.T) {
+	resetHooks()
+	path := writeConfig(t, t.TempDir(), goodConfig)
+	cfg := mustLoad(t, path, "stages.a.steps=6")
+	ctx := context.Background()
+	failAt["a"] = 5
+	if err := Run(ctx, cfg, RunOptions{Only: "a"}); err == nil {
+		t.Fatal("want the injected failure")
+	}
+	work := filepath.Join(cfg.RunDir(), "a.partial")
+	var prog Progress
+	var part partialState
+	if err := readJSON(filepath.Join(work, progressFile), &prog); err != nil || prog.Step != 4 || !(prog.Seconds > 0 && prog.Seconds < 60) {
+		t.Fatalf("progress after the kill: %+v, %v", prog, err)
+	}
+	if err := readJSON(filepath.Join(work, partialFile), &part); err != nil {
+		t.Fatal(err)
+	}
+	// As if the first attempt had worked 1,000 s up to its checkpoint and the machine then stayed off.
+	prog.Seconds = 1000
+	if err := writeJSON(filepath.Join(work, progressFile), prog); err != nil {
+		t.Fatal(err)
+	}
+
+	resetHooks()
+	var log strings.Builder
+	if err := Run(ctx, cfg, RunOptions{Only: "a", Out: &log}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := ReadManifest(filepath.Join(cfg.RunDir(), "a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !(m.Seconds >= 1000 && m.Seconds < 1060) || !m.Started.Equal(part.Started) {
+		t.Errorf("manifest: seconds %v (want 1,000 and this attempt's), started %v (want %v)", m.Seconds, m.Started, part.Started)
+	}
+	if !strings.Contains(log.String(), "a            done in 16m40") || !strings.Contains(log.String(), " of work (resumed; ") {
+		t.Errorf("log:\n%s", log.String())
+	}
+
+	// Never interrupted: the wall time of its one attempt, and no word of resuming.
+	resetHooks()
+	log.Reset()
+	if err := Run(ctx, cfg, RunOptions{Force: []string{"a"}, Only: "a", Out: &log}); err != nil {
+		t.Fatal(err)
+	}
+	if m, err = ReadManifest(filepath.Join(cfg.RunDir(), "a")); err != nil || !(m.Seconds < 60) || strings.Contains(log.String(), "resumed") {
+		t.Errorf("an uninterrupted run: seconds %v (%v), log:\n%s", m.Seconds, err, log.String())
+	}
+}
