@@ -26,7 +26,7 @@ func runCommand() *cli.Command {
 			&cli.StringFlag{Name: "from", Usage: "re-run `STAGE` and every stage after it (earlier stages must be done)"},
 			&cli.StringFlag{Name: "only", Usage: "run just `STAGE` (its inputs must be done)"},
 			&cli.StringFlag{Name: "until", Usage: "stop after `STAGE`: run it and the stages before it"},
-			&cli.StringSliceFlag{Name: "force", Usage: "re-run `STAGE` even if it is done (repeatable)"},
+			&cli.StringSliceFlag{Name: "force", Usage: "re-run `STAGE` even if it is done (repeatable); a forced run that was interrupted resumes"},
 			setFlag(),
 		},
 		Action: func(c *cli.Context) error {

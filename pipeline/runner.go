@@ -113,13 +113,18 @@ func runStage(ctx context.Context, cfg *Config, p *StagePlan, forced bool, finis
 	st := p.Stage
 	kind, _ := LookupKind(st.Kind)
 	switch {
+	case p.State == Partial:
+		// Forced or not, an interrupted run with this fingerprint resumes: resuming ends in the bytes a
+		// fresh run would, so a forced stage re-runs all the same, only without redoing finished steps.
+		fmt.Fprintf(out, "%-12s resuming: %s\n", st.Name, p.Describe())
+		if forced {
+			fmt.Fprintf(out, "%-12s (the interrupted forced run; delete %s to start it over)\n", st.Name, p.WorkDir)
+		}
 	case forced:
 		fmt.Fprintf(out, "%-12s running (forced)\n", st.Name)
 		if err := os.RemoveAll(p.WorkDir); err != nil {
 			return err
 		}
-	case p.State == Partial:
-		fmt.Fprintf(out, "%-12s resuming: %s\n", st.Name, p.Describe())
 	default:
 		fmt.Fprintf(out, "%-12s running (%s)\n", st.Name, p.State)
 		var other partialState

@@ -317,3 +317,36 @@ func TestResumedStageCountsItsWorkNotTheGap(t *testing.T) {
 		t.Errorf("an uninterrupted run: seconds %v (%v), log:\n%s", m.Seconds, err, log.String())
 	}
 }
+
+// An interrupted --force run, run again as the error message says, resumes from its checkpoint and ends
+// where an uninterrupted forced run would; it does not throw the finished steps away.
+func TestInterruptedForcedRunResumes(t *testing.T) {
+	resetHooks()
+	path := writeConfig(t, t.TempDir(), goodConfig)
+	cfg := mustLoad(t, path)
+	ctx := context.Background()
+	if err := Run(ctx, cfg, RunOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	resetHooks()
+	failAt["a"] = 3
+	if err := Run(ctx, cfg, RunOptions{Force: []string{"a"}}); err == nil || !strings.Contains(err.Error(), "stage a: killed") {
+		t.Fatalf("want the injected failure, got %v", err)
+	}
+	resetHooks()
+	var log strings.Builder
+	if err := Run(ctx, cfg, RunOptions{Force: []string{"a"}, Out: &log}); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(executed, map[string][]int{"a": {3, 4}}) {
+		t.Errorf("the forced run again executed %v, want a's steps 3 and 4 only", executed)
+	}
+	want := "a            resuming: partial (step 2 of 4)\na            (the interrupted forced run; delete " +
+		filepath.Join(cfg.RunDir(), "a.partial") + " to start it over)\n"
+	if !strings.HasPrefix(log.String(), want) {
+		t.Errorf("log:\n%s\nwant it to start with:\n%s", log.String(), want)
+	}
+	if readTotal(t, cfg, "a") != "10" {
+		t.Errorf("a's total %s, want 10", readTotal(t, cfg, "a"))
+	}
+}
