@@ -43,6 +43,11 @@ type Config struct {
 	// TieWordEmbeddings: the LM head reuses wte (GPT-2's default). When false
 	// the checkpoint carries a separate lm_head.weight [V, C].
 	TieWordEmbeddings bool `json:"tie_word_embeddings"`
+	// BOSTokenID and EOSTokenID are the id of <|endoftext|>, which separates documents (GPT-2: 50256);
+	// transformers' generate stops at eos_token_id, and without them takes GPT-2's 50256. Nil when a
+	// checkpoint does not say.
+	BOSTokenID *int `json:"bos_token_id,omitempty"`
+	EOSTokenID *int `json:"eos_token_id,omitempty"`
 }
 
 // NewConfig returns a GPT-2 config with the given sizes and GPT-2's defaults
@@ -78,6 +83,10 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("config: n_head must be > 0, got %d", c.NHead)
 	case c.NEmbd%c.NHead != 0:
 		return fmt.Errorf("config: n_embd %d is not divisible by n_head %d", c.NEmbd, c.NHead)
+	case c.BOSTokenID != nil && (*c.BOSTokenID < 0 || *c.BOSTokenID >= c.VocabSize):
+		return fmt.Errorf("config: bos_token_id %d is not an id of the vocabulary of %d", *c.BOSTokenID, c.VocabSize)
+	case c.EOSTokenID != nil && (*c.EOSTokenID < 0 || *c.EOSTokenID >= c.VocabSize):
+		return fmt.Errorf("config: eos_token_id %d is not an id of the vocabulary of %d", *c.EOSTokenID, c.VocabSize)
 	case !(c.LayerNormEpsilon > 0):
 		return fmt.Errorf("config: layer_norm_epsilon must be > 0, got %v", c.LayerNormEpsilon)
 	case c.ActivationFunction != "gelu_new":

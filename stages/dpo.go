@@ -274,7 +274,7 @@ func (dpoKind) Run(ctx context.Context, env *pipeline.Env, opts any) error {
 	if err != nil {
 		return err
 	}
-	if err := copyTokenizer(initDir, env.Dir); err != nil {
+	if err := writeTokenizer(initDir, env.Dir, cfg.NPositions); err != nil {
 		return err
 	}
 	title := "dpo: " + env.Config.Run

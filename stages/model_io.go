@@ -18,7 +18,12 @@ import (
 // (Hugging Face's AutoTokenizer and our generate read them from there).
 var tokenizerFiles = []string{"tokenizer.json", "vocab.json", "merges.txt"}
 
-func copyTokenizer(src, dst string) error {
+// writeTokenizer puts the tokenizer of the checkpoint or bpe stage in src beside the model in dst: its
+// files, and a tokenizer_config.json for a model of context maxLen.
+func writeTokenizer(src, dst string, maxLen int) error {
+	if err := writeTokenizerConfig(filepath.Join(dst, "tokenizer_config.json"), maxLen); err != nil {
+		return err
+	}
 	for _, name := range tokenizerFiles {
 		b, err := os.ReadFile(filepath.Join(src, name))
 		if err != nil {

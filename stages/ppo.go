@@ -330,7 +330,7 @@ func (ppoKind) Run(ctx context.Context, env *pipeline.Env, opts any) error {
 	if err := graphs.Save(env.Dir, cfg, policy); err != nil {
 		return err
 	}
-	if err := copyTokenizer(initDir, env.Dir); err != nil {
+	if err := writeTokenizer(initDir, env.Dir, cfg.NPositions); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(env.Path(valueDir), 0o755); err != nil {

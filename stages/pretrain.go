@@ -98,6 +98,9 @@ func (pretrainKind) Run(ctx context.Context, env *pipeline.Env, opts any) error 
 	m := env.Config.Model
 	cfg := graphs.NewConfig(tok.VocabSize(), m.NPositions, m.NEmbd, m.NLayer, m.NHead)
 	cfg.LayerNormEpsilon, cfg.TieWordEmbeddings = m.LayerNormEpsilon, m.TieWordEmbeddings
+	if eot, ok := tok.SpecialID(tokenizer.EndOfText); ok {
+		cfg.BOSTokenID, cfg.EOSTokenID = &eot, &eot // every later stage's config.json copies them
+	}
 	params := graphs.NewParams(cfg)
 	params.Init(uint64(env.Config.Seed), m.InitStd)
 	T := o.SeqLen
@@ -171,7 +174,7 @@ func (pretrainKind) Run(ctx context.Context, env *pipeline.Env, opts any) error 
 	if err := graphs.Save(env.Dir, cfg, params); err != nil {
 		return err
 	}
-	if err := copyTokenizer(tokDir, env.Dir); err != nil {
+	if err := writeTokenizer(tokDir, env.Dir, cfg.NPositions); err != nil {
 		return err
 	}
 	if err := plots.Curves(env.Path("metrics.jsonl"), env.Path("loss.png"), "pretrain: "+env.Config.Run,

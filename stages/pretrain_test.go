@@ -10,6 +10,7 @@ import (
 
 	"pipeline/graphs"
 	"pipeline/pipeline"
+	"pipeline/tokenizer"
 )
 
 // runToy runs toyPretrainConfig in dir, cancelling the run during pretrain step stopAt+1 (none when
@@ -60,11 +61,22 @@ func TestPretrainResumeIsBitExact(t *testing.T) {
 		}
 	}
 	// The output is a loadable Hugging Face checkpoint with its tokenizer, a loss curve and metrics.
+	// Its config.json names <|endoftext|> as bos and eos, as GPT-2's names 50256, so that transformers'
+	// generate stops there.
 	out := filepath.Join(straight, "out/toy/pretrain")
-	if _, _, err := graphs.Load(out); err != nil {
+	cfg, _, err := graphs.Load(out)
+	if err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []string{"tokenizer.json", "loss.png", "metrics.jsonl", "manifest.json"} {
+	tok, err := tokenizer.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eot, _ := tok.SpecialID(tokenizer.EndOfText)
+	if cfg.BOSTokenID == nil || cfg.EOSTokenID == nil || *cfg.BOSTokenID != eot || *cfg.EOSTokenID != eot {
+		t.Errorf("config.json: bos_token_id %v, eos_token_id %v; want both %d", cfg.BOSTokenID, cfg.EOSTokenID, eot)
+	}
+	for _, f := range []string{"tokenizer.json", "tokenizer_config.json", "loss.png", "metrics.jsonl", "manifest.json"} {
 		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
 			t.Error(err)
 		}

@@ -176,10 +176,7 @@ func (rewardKind) Run(ctx context.Context, env *pipeline.Env, opts any) error {
 	if err := graphs.SaveReward(env.Dir, cfg, params, eot); err != nil {
 		return err
 	}
-	if err := copyTokenizer(initDir, env.Dir); err != nil {
-		return err
-	}
-	if err := writeTokenizerConfig(env.Path("tokenizer_config.json"), cfg.NPositions); err != nil {
+	if err := writeTokenizer(initDir, env.Dir, cfg.NPositions); err != nil {
 		return err
 	}
 	title := "reward: " + env.Config.Run

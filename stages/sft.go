@@ -310,10 +310,7 @@ func (sftKind) Run(ctx context.Context, env *pipeline.Env, opts any) error {
 	if err := o.save(env, tunedPolicy); err != nil {
 		return err
 	}
-	if err := copyTokenizer(initDir, env.Dir); err != nil {
-		return err
-	}
-	if err := writeTokenizerConfig(env.Path("tokenizer_config.json"), cfg.NPositions); err != nil {
+	if err := writeTokenizer(initDir, env.Dir, cfg.NPositions); err != nil {
 		return err
 	}
 	if err := plots.Curves(env.Path("metrics.jsonl"), env.Path("loss.png"), "sft: "+env.Config.Run,
