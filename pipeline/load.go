@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 )
@@ -54,6 +55,33 @@ func (c *Config) Resolve(path string) string {
 		return path
 	}
 	return filepath.Join(c.Dir, path)
+}
+
+// Glob returns the files a file option's path or pattern names, relative paths resolved against the
+// config's directory. A path that exists is that file, whatever characters it holds ("data [1].txt");
+// only one that does not is a glob, and then only the part the config wrote is a pattern: the config's
+// own directory is matched literally, so a config in "runs[1]/" still finds "../kjv.txt".
+func (c *Config) Glob(path string) ([]string, error) {
+	resolved := c.Resolve(path)
+	if _, err := os.Lstat(resolved); err == nil {
+		return []string{resolved}, nil
+	}
+	if filepath.IsAbs(path) {
+		return filepath.Glob(path)
+	}
+	return filepath.Glob(filepath.Join(escapeGlob(c.Dir), path))
+}
+
+// escapeGlob quotes the characters filepath.Match treats as a pattern, so that s matches only itself.
+func escapeGlob(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(`*?[\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // RunDir is <out_dir>/<run>, the directory that holds every stage's output.

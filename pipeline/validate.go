@@ -186,8 +186,7 @@ func (s *StageConfig) Files(cfg *Config) ([]string, error) {
 // problem's words why it names none that a stage could read: a path that does not exist, a glob that
 // matches nothing, a directory, a file that cannot be opened.
 func expandFiles(cfg *Config, pattern string) ([]string, string) {
-	resolved := cfg.Resolve(pattern)
-	matches, err := filepath.Glob(resolved)
+	matches, err := cfg.Glob(pattern)
 	if err != nil {
 		return nil, fmt.Sprintf("bad file pattern %q: %v", pattern, err)
 	}

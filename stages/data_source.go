@@ -127,7 +127,7 @@ func tasksMade(run *pipeline.Config, name string) []string {
 func globFiles(cfg *pipeline.Config, patterns []string) ([]string, error) {
 	var out []string
 	for _, p := range patterns {
-		m, err := filepath.Glob(cfg.Resolve(p))
+		m, err := cfg.Glob(p)
 		if err != nil {
 			return nil, err
 		}
