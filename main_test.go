@@ -111,3 +111,16 @@ func TestFingerprintIgnoresCheckpointAndEvalCadence(t *testing.T) {
 		}
 	}
 }
+
+// A required list given empty is a config problem at its key, not a stage that trains on nothing.
+func TestRequiredListMustNotBeEmpty(t *testing.T) {
+	if _, err := os.Stat("data/corpus/kjv.txt"); err != nil {
+		t.Skip("data/corpus is absent (bash scripts/get-data.sh makes it)")
+	}
+	_, err := pipeline.Load("configs/tiny.yaml", []string{"stages.bpe.corpus=[]"})
+	ps, _ := pipeline.AsProblems(err)
+	want := "--set stages.bpe.corpus=[]: stages[0].corpus: must not be empty (corpus files (globs) to train on, relative to the config file)"
+	if len(ps) != 1 || ps[0].String() != want {
+		t.Fatalf("got %v\nwant %s", err, want)
+	}
+}

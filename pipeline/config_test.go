@@ -174,7 +174,7 @@ stages:
 	_, err := Load(path, []string{"run="})
 	ps, _ := AsProblems(err)
 	want := []string{
-		path + `:1:1: run: must not be empty: it names the run's output directory`,
+		`--set run=: run: must not be empty (name of the run; outputs go to <out_dir>/<run>/)`,
 		path + `:3:5: stages[0].name: "shards" is reserved for the runner's own files (shards, *.partial, *.old, *.tmp)`,
 		path + `:6:5: stages[1].name: "b.partial" is reserved for the runner's own files (shards, *.partial, *.old, *.tmp)`,
 	}

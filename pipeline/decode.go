@@ -177,7 +177,12 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string, skip 
 			d.problem(key, kpath, "unknown key; allowed keys: %s", strings.Join(allowedKeys(fields, skip), ", "))
 			continue
 		}
-		d.decode(val, v.FieldByIndex(f.Index), kpath)
+		fv, before := v.FieldByIndex(f.Index), len(d.problems)
+		d.decode(val, fv, kpath)
+		empty := (fv.Kind() == reflect.Slice || fv.Kind() == reflect.String) && fv.Len() == 0
+		if f.Tag.Get("required") == "true" && empty && len(d.problems) == before {
+			d.problem(val, kpath, "must not be empty (%s)", f.Tag.Get("doc"))
+		}
 	}
 	for _, name := range sortedKeys(fields) {
 		f := fields[name]

@@ -30,9 +30,7 @@ func validate(cfg *Config, d *decoder) {
 		p.Msg = fmt.Sprintf(format, args...)
 		d.problems = append(d.problems, *p)
 	}
-	if cfg.Run == "" {
-		add("run", "must not be empty: it names the run's output directory")
-	} else if !safeName.MatchString(cfg.Run) {
+	if cfg.Run != "" && !safeName.MatchString(cfg.Run) { // empty: decoding reported it
 		add("run", "%q is not a usable directory name (letters, digits, '_', '.', '-')", cfg.Run)
 	}
 	m := cfg.Model
