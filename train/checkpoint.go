@@ -2,11 +2,13 @@ package train
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 
 	"pipeline/atomicfile"
 	"pipeline/optim"
@@ -20,6 +22,9 @@ import (
 //	state.json             the loop's position: step, best validation loss, the data source's state
 //
 // It is built under a temporary name and renamed into place, so a directory with a step name is complete.
+// Only outside damage (a failing disk, a bad copy) makes one unreadable; resuming then moves it aside to
+// steps/<step>.damaged (setAside) and goes on from the newest older one that loads. The files hold no
+// checksums: a checkpoint is damaged when it fails to load.
 type checkpointState struct {
 	Step     int      `json:"step"`
 	BestVal  *float64 `json:"best_val"`  // lowest validation loss so far; nil before the first validation
@@ -80,6 +85,9 @@ func loadCheckpoint(root string, step int, specs []optim.Spec, params []float32,
 	if err := json.Unmarshal(b, &st); err != nil {
 		return st, fmt.Errorf("%s: %w", filepath.Join(dir, "state.json"), err)
 	}
+	if st.Step != step {
+		return st, fmt.Errorf("%s is of step %d", filepath.Join(dir, "state.json"), st.Step)
+	}
 	pf, err := safetensors.ReadFile(filepath.Join(dir, "params.safetensors"))
 	if err != nil {
 		return st, err
@@ -102,6 +110,50 @@ func loadCheckpoint(root string, step int, specs []optim.Spec, params []float32,
 		return st, fmt.Errorf("%s: %w", dir, err)
 	}
 	return st, nil
+}
+
+// damagedSuffix ends the name a damaged checkpoint is renamed to. Such a directory is kept, never
+// deleted, for a person to look at or remove; as its name is no step number, savedSteps, and so resuming,
+// prune and BestStep, pass over it.
+const damagedSuffix = ".damaged"
+
+// setAside renames the checkpoint of step to <step>.damaged (<step>.damaged-2, -3, ... when that name is
+// taken by an earlier damaged copy of the same step) and returns the new path.
+func setAside(root string, step int) (string, error) {
+	dir := stepDir(root, step)
+	dest := dir + damagedSuffix
+	for n := 2; ; n++ {
+		_, err := os.Lstat(dest)
+		if os.IsNotExist(err) {
+			break
+		}
+		if err != nil {
+			return "", err
+		}
+		dest = fmt.Sprintf("%s%s-%d", dir, damagedSuffix, n)
+	}
+	if err := os.Rename(dir, dest); err != nil {
+		return "", err
+	}
+	return dest, atomicfile.SyncDir(filepath.Dir(dir))
+}
+
+// stepError is why the checkpoint of step failed to load.
+type stepError struct {
+	step int
+	err  error
+}
+
+// unreadableError is the error of a resume that found checkpoints under root but could load none of
+// them: each one tried, newest first, and how to start the stage over.
+func unreadableError(root string, damaged []stepError) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "no step checkpoint in %s can be read; tried, newest first:\n", filepath.Join(root, stepsDir))
+	for _, d := range damaged {
+		fmt.Fprintf(&b, "  step %d: %v\n", d.step, d.err)
+	}
+	fmt.Fprintf(&b, "put back a good copy of one, or delete %s to start this stage over from step 0", root)
+	return errors.New(b.String())
 }
 
 // savedSteps lists the complete checkpoints under root, oldest first.

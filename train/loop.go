@@ -53,35 +53,20 @@ type Loop struct {
 	Metrics  *pipeline.Metrics
 	Progress *progressbar.ProgressBar
 	Logf     func(format string, args ...any)
-	// Checkpointed is told of every checkpoint written (pipeline.Env.MarkProgress, for `pipeline status`).
+	// Checkpointed is told of every checkpoint written, and of the one resumed from when newer ones were
+	// damaged (pipeline.Env.MarkProgress, for `pipeline status`).
 	Checkpointed func(step, total int) error
 }
 
-// Run trains from the latest checkpoint in Dir (or from the start) to MaxSteps. It returns ctx.Err()
-// after writing a checkpoint when ctx is cancelled, and an error naming the step, without checkpointing,
-// when the loss or the gradient stops being finite.
+// Run trains from the latest checkpoint in Dir that loads (or from the start) to MaxSteps. It returns
+// ctx.Err() after writing a checkpoint when ctx is cancelled, and an error naming the step, without
+// checkpointing, when the loss or the gradient stops being finite.
 func (l *Loop) Run(ctx context.Context) error {
 	if l.KeepLast < 1 {
 		l.KeepLast = 1
 	}
-	st := checkpointState{}
-	saved, err := savedSteps(l.Dir)
+	st, err := l.resume()
 	if err != nil {
-		return err
-	}
-	if len(saved) > 0 {
-		last := saved[len(saved)-1]
-		if st, err = loadCheckpoint(l.Dir, last, l.Specs, l.Params, l.Opt); err != nil {
-			return err
-		}
-		if err := l.Data.UnmarshalBinary(st.Data); err != nil {
-			return fmt.Errorf("restoring the data position of step %d: %w", last, err)
-		}
-		if err := l.Metrics.TruncateAfter(st.Step); err != nil {
-			return err
-		}
-		l.logf("resumed from the checkpoint of step %d", st.Step)
-	} else if err := l.Metrics.TruncateAfter(0); err != nil { // a run killed before its first checkpoint
 		return err
 	}
 	lastSaved := st.Step
@@ -179,6 +164,66 @@ func (l *Loop) Run(ctx context.Context) error {
 	}
 	if l.Progress != nil {
 		l.Progress.Finish()
+	}
+	return nil
+}
+
+// resume restores Params, Opt and Data from the newest step checkpoint in Dir that loads and cuts
+// metrics.jsonl back to its step, so that the run goes on as if never stopped; with no checkpoint it
+// starts at step 0. A newer checkpoint that fails to load (outside damage: they are written atomically) is
+// moved aside by setAside with one log line, and progress is recorded again at the step resumed from.
+// When none loads nothing is moved, and the error lists every checkpoint tried and how to start over.
+func (l *Loop) resume() (checkpointState, error) {
+	saved, err := savedSteps(l.Dir)
+	if err != nil {
+		return checkpointState{}, err
+	}
+	var damaged []stepError
+	for i := len(saved) - 1; i >= 0; i-- {
+		st, err := l.restore(saved[i])
+		if err != nil {
+			damaged = append(damaged, stepError{saved[i], err})
+			continue
+		}
+		if err := l.setAsideAll(damaged); err != nil {
+			return st, err
+		}
+		if err := l.Metrics.TruncateAfter(st.Step); err != nil {
+			return st, err
+		}
+		l.logf("resumed from the checkpoint of step %d", st.Step)
+		if len(damaged) > 0 && l.Checkpointed != nil {
+			return st, l.Checkpointed(st.Step, l.MaxSteps) // `pipeline status` showed a damaged one's step
+		}
+		return st, nil
+	}
+	if len(damaged) > 0 {
+		return checkpointState{}, unreadableError(l.Dir, damaged)
+	}
+	return checkpointState{}, l.Metrics.TruncateAfter(0) // a run killed before its first checkpoint
+}
+
+// restore loads the checkpoint of step into Params, Opt and Data. A failed restore may leave Params and
+// Data half written; a later successful one overwrites all of them.
+func (l *Loop) restore(step int) (checkpointState, error) {
+	st, err := loadCheckpoint(l.Dir, step, l.Specs, l.Params, l.Opt)
+	if err != nil {
+		return st, err
+	}
+	if err := l.Data.UnmarshalBinary(st.Data); err != nil {
+		return st, fmt.Errorf("restoring the data position of step %d: %w", step, err)
+	}
+	return st, nil
+}
+
+// setAsideAll moves the damaged checkpoints aside, logging one line for each.
+func (l *Loop) setAsideAll(damaged []stepError) error {
+	for _, d := range damaged {
+		dest, err := setAside(l.Dir, d.step)
+		if err != nil {
+			return fmt.Errorf("moving aside the damaged checkpoint of step %d (%v): %w", d.step, d.err, err)
+		}
+		l.logf("the checkpoint of step %d cannot be read (%v); moved it aside to %s, resuming from an older one", d.step, d.err, dest)
 	}
 	return nil
 }

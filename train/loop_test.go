@@ -5,10 +5,13 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -90,18 +93,7 @@ func TestResumeIsBitExact(t *testing.T) {
 	}
 	for _, k := range []int{1, 4, 7} {
 		dir := t.TempDir()
-		first := newToyLoop(t, dir, 10, nil)
-		ctx, cancel := context.WithCancel(context.Background())
-		inner := first.Step
-		first.Step = func(c context.Context, step int) (Result, error) {
-			if step == k-1 {
-				cancel() // the step finishes; the loop checkpoints and stops before the next
-			}
-			return inner(c, step)
-		}
-		if err := first.Run(ctx); !errors.Is(err, context.Canceled) {
-			t.Fatalf("k=%d: want context.Canceled, got %v", k, err)
-		}
+		stopAfter(t, dir, k, 2)
 		second := newToyLoop(t, dir, 10, nil) // fresh params, optimizer and data: all come from the checkpoint
 		if err := second.Run(context.Background()); err != nil {
 			t.Fatal(err)
@@ -171,5 +163,154 @@ func TestRestartWithoutCheckpointDropsStaleMetrics(t *testing.T) {
 	b, _ := os.ReadFile(filepath.Join(dir, "metrics.jsonl"))
 	if strings.Count(string(b), `"step":1,`) != 1 || strings.Contains(string(b), `"loss":99`) {
 		t.Fatalf("metrics:\n%s", b)
+	}
+}
+
+// stopAfter runs a 10-step toy loop in dir keeping keepLast checkpoints and cancels it during step k
+// (Ctrl-C): the step finishes, the loop checkpoints and stops before the next.
+func stopAfter(t *testing.T, dir string, k, keepLast int) {
+	t.Helper()
+	l := newToyLoop(t, dir, 10, nil)
+	l.KeepLast = keepLast
+	ctx, cancel := context.WithCancel(context.Background())
+	inner := l.Step
+	l.Step = func(c context.Context, step int) (Result, error) {
+		if step == k-1 {
+			cancel()
+		}
+		return inner(c, step)
+	}
+	if err := l.Run(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("stopping after step %d: want context.Canceled, got %v", k, err)
+	}
+}
+
+// metricsWithoutTimes is metrics.jsonl without tokens_per_s, the one number that differs between runs.
+func metricsWithoutTimes(t *testing.T, dir string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "metrics.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return regexp.MustCompile(`,?"tokens_per_s":[^,}]*`).ReplaceAllString(string(b), "")
+}
+
+// stepEntries lists the names under dir/steps.
+func stepEntries(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(filepath.Join(dir, stepsDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+// A run stopped with checkpoints at steps 3 (the best), 4 and 8 whose newest is then truncated resumes
+// from step 4, moves step 8's aside, and ends as a run never stopped: the same weights, metrics and
+// checkpoints, and the damaged one kept beside them.
+func TestResumeSkipsDamagedCheckpoint(t *testing.T) {
+	straight := newToyLoop(t, t.TempDir(), 10, nil)
+	straight.KeepLast = 3
+	if err := straight.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	stopAfter(t, dir, 8, 3)
+	if got, want := stepEntries(t, dir), []string{"00000003", "00000004", "00000008"}; !slices.Equal(got, want) {
+		t.Fatalf("checkpoints before the damage %v, want %v", got, want)
+	}
+	params := filepath.Join(stepDir(dir, 8), "params.safetensors")
+	if err := os.Truncate(params, 100); err != nil {
+		t.Fatal(err)
+	}
+
+	second := newToyLoop(t, dir, 10, nil)
+	second.KeepLast = 3
+	var logs []string
+	second.Logf = func(format string, args ...any) { logs = append(logs, fmt.Sprintf(format, args...)) }
+	var marked []int
+	second.Checkpointed = func(step, total int) error { marked = append(marked, step); return nil }
+	if err := second.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	wantLogs := []string{
+		"the checkpoint of step 8 cannot be read (safetensors " + params + ": header length 112 runs past the end of the 100-byte file); moved it aside to " + stepDir(dir, 8) + ".damaged, resuming from an older one",
+		"resumed from the checkpoint of step 4",
+	}
+	if len(logs) < 2 || !slices.Equal(logs[:2], wantLogs) {
+		t.Fatalf("log\n%s\nwant\n%s", strings.Join(logs, "\n"), strings.Join(wantLogs, "\n"))
+	}
+	if want := []int{4, 8, 10}; !slices.Equal(marked, want) {
+		t.Fatalf("progress recorded at steps %v, want %v", marked, want)
+	}
+	if !bytes.Equal(slabBytes(second.Params), slabBytes(straight.Params)) {
+		t.Fatalf("resumed params %v differ from straight %v", second.Params, straight.Params)
+	}
+	if got, want := metricsWithoutTimes(t, dir), metricsWithoutTimes(t, straight.Dir); got != want {
+		t.Fatalf("metrics\n%s\nwant\n%s", got, want)
+	}
+	if got, want := stepEntries(t, dir), []string{"00000003", "00000004", "00000008", "00000008.damaged", "00000010"}; !slices.Equal(got, want) {
+		t.Fatalf("steps/ holds %v, want %v", got, want)
+	}
+	if got, _ := savedSteps(straight.Dir); !slices.Equal(got, []int{3, 4, 8, 10}) {
+		t.Fatalf("the straight run kept %v", got)
+	}
+	if b, err := os.ReadFile(filepath.Join(stepDir(dir, 8)+".damaged", "params.safetensors")); err != nil || len(b) != 100 {
+		t.Fatalf("the damaged params: %d bytes, %v", len(b), err)
+	}
+}
+
+// With every checkpoint damaged nothing is moved or trained: the error lists each one, newest first, and
+// says how to start over, and a second attempt says the same.
+func TestAllCheckpointsDamagedSaysHowToStartOver(t *testing.T) {
+	dir := t.TempDir()
+	stopAfter(t, dir, 8, 3)
+	if err := os.Truncate(filepath.Join(stepDir(dir, 8), "params.safetensors"), 100); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(stepDir(dir, 4), "state.json"), []byte(`{"step": 4, "da`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(stepDir(dir, 3), "optimizer.safetensors")); err != nil {
+		t.Fatal(err)
+	}
+	want := "no step checkpoint in " + filepath.Join(dir, "steps") + " can be read; tried, newest first:\n" +
+		"  step 8: safetensors " + filepath.Join(stepDir(dir, 8), "params.safetensors") + ": header length 112 runs past the end of the 100-byte file\n" +
+		"  step 4: " + filepath.Join(stepDir(dir, 4), "state.json") + ": unexpected end of JSON input\n" +
+		"  step 3: open " + filepath.Join(stepDir(dir, 3), "optimizer.safetensors") + ": no such file or directory\n" +
+		"put back a good copy of one, or delete " + dir + " to start this stage over from step 0"
+	for attempt := 1; attempt <= 2; attempt++ {
+		l := newToyLoop(t, dir, 10, nil)
+		err := l.Run(context.Background())
+		if err == nil || err.Error() != want {
+			t.Fatalf("attempt %d: got\n%v\nwant\n%s", attempt, err, want)
+		}
+		if got := stepEntries(t, dir); !slices.Equal(got, []string{"00000003", "00000004", "00000008"}) {
+			t.Fatalf("attempt %d: steps/ holds %v", attempt, got)
+		}
+	}
+}
+
+// A second damaged copy of the same step is kept beside the first, under the next free name.
+func TestSetAsideKeepsEarlierDamagedCopy(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"00000008", "00000008.damaged"} {
+		if err := os.MkdirAll(filepath.Join(dir, stepsDir, name), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dest, err := setAside(dir, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := stepDir(dir, 8) + ".damaged-2"; dest != want {
+		t.Fatalf("moved to %s, want %s", dest, want)
+	}
+	if got, want := stepEntries(t, dir), []string{"00000008.damaged", "00000008.damaged-2"}; !slices.Equal(got, want) {
+		t.Fatalf("steps/ holds %v, want %v", got, want)
 	}
 }
