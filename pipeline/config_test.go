@@ -245,3 +245,15 @@ stages:
 		t.Errorf("Plan on a directory: %v", err)
 	}
 }
+
+// A value given by --set that a kind's own check refuses is reported at the flag, not at the line of
+// the value it replaced.
+func TestValidationProblemOfASetValueNamesTheFlag(t *testing.T) {
+	path := writeConfig(t, t.TempDir(), goodConfig)
+	_, err := Load(path, []string{"stages.b.steps=0"})
+	ps, _ := AsProblems(err)
+	want := "--set stages.b.steps=0: stages[1].steps: must be positive, got 0"
+	if len(ps) != 1 || ps[0].String() != want {
+		t.Fatalf("got %v\nwant %s", err, want)
+	}
+}

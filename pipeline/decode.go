@@ -43,10 +43,11 @@ type decoder struct {
 	setFlags map[*yaml.Node]string // nodes that came from --set, with the flag's text
 	problems Problems
 	keys     map[string]*yaml.Node // config path -> the node of its key, for positions of later problems
+	values   map[string]*yaml.Node // config path -> the node of its value (a --set one when overridden)
 }
 
 func newDecoder(file string) *decoder {
-	return &decoder{file: file, setFlags: map[*yaml.Node]string{}, keys: map[string]*yaml.Node{}}
+	return &decoder{file: file, setFlags: map[*yaml.Node]string{}, keys: map[string]*yaml.Node{}, values: map[string]*yaml.Node{}}
 }
 
 func (d *decoder) where(n *yaml.Node) string {
@@ -73,6 +74,15 @@ func (d *decoder) nearest(path string) *yaml.Node {
 		path = path[:cut]
 	}
 	return nil
+}
+
+// whereKey is where a problem found after decoding with the value at path is reported: the --set flag
+// that gave the value, else the key's line in the file, else the nearest enclosing key's.
+func (d *decoder) whereKey(path string) string {
+	if flag, ok := d.setFlags[d.values[path]]; ok {
+		return flag
+	}
+	return d.where(d.nearest(path))
 }
 
 func (d *decoder) problem(n *yaml.Node, path, format string, args ...any) {
@@ -168,7 +178,7 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string, skip 
 			continue
 		}
 		seen[key.Value] = true
-		d.keys[kpath] = key
+		d.keys[kpath], d.values[kpath] = key, val
 		if contains(skip, key.Value) {
 			continue
 		}

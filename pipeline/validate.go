@@ -16,7 +16,7 @@ var safeName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
 // and each kind's own rules. Every problem is recorded with the position of the key it is about.
 func validate(cfg *Config, d *decoder) {
 	at := func(path string) *Problem {
-		return &Problem{Where: d.where(d.nearest(path)), Path: path}
+		return &Problem{Where: d.whereKey(path), Path: path}
 	}
 	reported := map[string]bool{}
 	for _, p := range d.problems {

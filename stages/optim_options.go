@@ -31,13 +31,13 @@ func defaultOptim(lr float64, steps int) optimOptions {
 func (o *optimOptions) validate(report func(key, msg string)) {
 	positive(report, "batch_size", o.BatchSize)
 	positive(report, "grad_accum", o.GradAccum)
-	positive(report, "max_steps", o.MaxSteps)
+	stepsOK := stepCount(report, "max_steps", o.MaxSteps, 1)
 	if !(o.LR > 0) || math.IsInf(o.LR, 0) {
 		report("lr", fmt.Sprintf("must be a positive number, got %g", o.LR))
 	}
 	if o.WarmupSteps < 0 {
 		report("warmup_steps", fmt.Sprintf("must not be negative, got %d", o.WarmupSteps))
-	} else if o.MaxSteps > 0 && o.WarmupSteps > o.MaxSteps {
+	} else if stepsOK && o.WarmupSteps > o.MaxSteps {
 		report("warmup_steps", fmt.Sprintf("%d warmup steps exceed max_steps %d", o.WarmupSteps, o.MaxSteps))
 	}
 	validateRatios(report, o.MinLRRatio, o.Beta1, o.Beta2)
@@ -78,6 +78,24 @@ func paramSpecs(p *graphs.Params) []optim.Spec {
 		specs[i] = optim.Spec{Name: info.Name, Shape: info.Shape, Offset: info.Offset, Size: info.Size}
 	}
 	return specs
+}
+
+// maxUpdates bounds a stage's optimizer updates: step checkpoints are named with 8 digits, and no run on
+// this kind of machine comes near it, so a larger count is a typo, and step arithmetic cannot overflow.
+const maxUpdates = 99_999_999
+
+// stepCount reports a max_steps that is not positive or, at updatesPerStep optimizer updates a step,
+// makes more than maxUpdates, and says whether it is usable.
+func stepCount(report func(key, msg string), key string, v, updatesPerStep int) bool {
+	switch {
+	case v <= 0:
+		report(key, fmt.Sprintf("must be positive, got %d", v))
+	case v > maxUpdates/updatesPerStep:
+		report(key, fmt.Sprintf("%d steps of %d optimizer updates exceed the %d updates a stage can checkpoint", v, updatesPerStep, maxUpdates))
+	default:
+		return true
+	}
+	return false
 }
 
 func positive(report func(key, msg string), key string, v int) {

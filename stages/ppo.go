@@ -158,8 +158,12 @@ func (ppoKind) Validate(opts any, run *pipeline.Config, report func(key, msg str
 		report("num_minibatches", fmt.Sprintf("batch_size %d is not a multiple of %d", o.BatchSize, o.NumMinibatches))
 	}
 	positive(report, "ppo_epochs", o.PPOEpochs)
-	positive(report, "max_steps", o.MaxSteps)
-	if o.PPOEpochs > 0 && o.NumMinibatches > 0 {
+	updatesOK := o.PPOEpochs > 0 && o.NumMinibatches > 0 && o.PPOEpochs <= maxUpdates/o.NumMinibatches
+	perStep := 1
+	if updatesOK {
+		perStep = o.updates()
+	}
+	if stepCount(report, "max_steps", o.MaxSteps, perStep) && updatesOK {
 		if err := o.schedule().Validate(); err != nil {
 			report("lr", err.Error())
 		}
