@@ -17,8 +17,8 @@ func forwardCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "forward",
 		Usage: "run a checkpoint on token ids and print the loss and logits as JSON",
-		Description: "Prints {\"loss\": L, \"shape\": [B,T,V], \"logits\": [[[...]]]} like\n" +
-			"../shared/reference/gpt2_ref.py forward: L is the mean next-token cross-entropy over all rows.\n" +
+		Description: "Prints {\"loss\": L, \"shape\": [B,T,V], \"logits\": [[[...]]]}, the JSON a PyTorch GPT-2 reference\n" +
+			"prints for the same ids: L is the mean next-token cross-entropy over all rows.\n" +
 			"With one id per row there is no next token and L is null (the reference prints NaN, which JSON\n" +
 			"cannot hold).",
 		Flags: []cli.Flag{

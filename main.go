@@ -47,6 +47,10 @@ func main() {
 	// A bad flag or flag value is a usage error (exit status 2), for the app and for every command.
 	usage := func(_ *cli.Context, err error, _ bool) error { return fmt.Errorf("%w: %v", errUsage, err) }
 	app.OnUsageError = usage
+	app.CommandNotFound = func(c *cli.Context, name string) {
+		exitCode(fmt.Errorf("%w: no command %q; the commands are %s (pipeline help)", errUsage, name, commandNames(c.App)))
+		os.Exit(2)
+	}
 	for _, cmd := range app.Commands {
 		cmd.OnUsageError = usage
 	}
@@ -76,6 +80,15 @@ func exitCode(err error) int {
 }
 
 var errUsage = errors.New("usage")
+
+// commandNames lists the app's commands, comma separated.
+func commandNames(app *cli.App) string {
+	var names []string
+	for _, cmd := range app.Commands {
+		names = append(names, cmd.Name)
+	}
+	return strings.Join(names, ", ")
+}
 
 // configArg returns the command's single CONFIG argument.
 func configArg(c *cli.Context) (string, error) {
