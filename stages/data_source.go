@@ -3,6 +3,7 @@ package stages
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -36,6 +37,8 @@ func (d *prefData) validate(run *pipeline.Config, report func(key, msg string)) 
 		report("eval_files", "data_files needs held-out pairs in eval_files")
 	}
 	validateTaskNames(run, report, d.TaskNames, taskRef{"data", d.Data})
+	checkDataFiles(run, report, "data_files", d.DataFiles, textdata.ReadPairs)
+	checkDataFiles(run, report, "eval_files", d.EvalFiles, textdata.ReadPairs)
 }
 
 // pairFiles resolves the training and held-out preference files: the tasks stage's prefs_train.jsonl
@@ -137,6 +140,38 @@ func globFiles(cfg *pipeline.Config, patterns []string) ([]string, error) {
 		out = append(out, m...)
 	}
 	return out, nil
+}
+
+// checkDataFiles reads every file that the patterns of the option key name with read, the reader the
+// stage's loader calls (textdata.ReadSFT, textdata.ReadPairs, readPrompts), and reports what is wrong
+// with each under key: a malformed record is then a config problem, not a failure after the stages
+// before this one have trained. Records are only parsed, never tokenized. A pattern that names no file
+// the stage could read is left to the check of file options, which reports it under the same key.
+func checkDataFiles[T any](run *pipeline.Config, report func(key, msg string), key string, patterns []string, read func(path string) (T, error)) {
+	for _, pattern := range patterns {
+		paths, problem := pipeline.ExpandFiles(run, pattern)
+		if problem != "" {
+			continue
+		}
+		for _, path := range paths {
+			if _, err := read(path); err != nil {
+				reportDataError(report, key, err)
+			}
+		}
+	}
+}
+
+// reportDataError reports a data file's error under key, one problem per line of its text: each bad line
+// a *textdata.LineErrors lists, then its count of the rest.
+func reportDataError(report func(key, msg string), key string, err error) {
+	var bad *textdata.LineErrors
+	if !errors.As(err, &bad) {
+		report(key, err.Error())
+		return
+	}
+	for _, line := range bad.Lines() {
+		report(key, line)
+	}
 }
 
 // loadPairFiles reads preference files in order, logging and adding up what truncation dropped.

@@ -120,6 +120,7 @@ func (ppoKind) Validate(opts any, run *pipeline.Config, report func(key, msg str
 		report("prompts", "name a tasks stage, or set prompt_files")
 	}
 	validateTaskNames(run, report, o.TaskNames, taskRef{"prompts", o.Prompts})
+	checkDataFiles(run, report, "prompt_files", o.PromptFiles, readPrompts)
 	if o.EvalPrompts < 0 {
 		report("eval_prompts", "must not be negative")
 	}

@@ -26,48 +26,85 @@ type ppoPrompt struct {
 	answer, pattern string
 }
 
-// loadPrompts reads JSONL files of records with a "prompt" string (and optionally "answer" and
-// "pattern", as the tasks stage writes prompts.jsonl) in order, encoded as ordinary text. Prompts
+// loadPrompts reads JSONL files of prompts (readPrompts) in order, encoded as ordinary text. Prompts
 // longer than maxLen tokens leave no room for a response: they are dropped and counted.
 func loadPrompts(paths []string, tok *tokenizer.Tokenizer, maxLen int) (out []ppoPrompt, dropped int, err error) {
 	for _, path := range paths {
-		f, err := os.Open(path)
+		recs, err := readPrompts(path)
 		if err != nil {
 			return nil, 0, err
 		}
-		sc := bufio.NewScanner(f)
-		sc.Buffer(make([]byte, 1<<20), 1<<26)
-		for line := 1; sc.Scan(); line++ {
-			if len(sc.Bytes()) == 0 {
+		for _, r := range recs {
+			ids := tok.Encode(r.prompt)
+			if len(ids) > maxLen {
+				dropped++
 				continue
 			}
-			var rec struct {
-				Prompt  *string `json:"prompt"`
-				Answer  string  `json:"answer"`
-				Pattern string  `json:"pattern"`
-			}
-			if err := json.Unmarshal(sc.Bytes(), &rec); err != nil || rec.Prompt == nil {
-				f.Close()
-				return nil, 0, fmt.Errorf("%s:%d: want an object with a \"prompt\" string (%v)", path, line, err)
-			}
-			ids := tok.Encode(*rec.Prompt)
-			switch {
-			case len(ids) == 0:
-				f.Close()
-				return nil, 0, fmt.Errorf("%s:%d: empty prompt", path, line)
-			case len(ids) > maxLen:
-				dropped++
-			default:
-				out = append(out, ppoPrompt{ids: ids, answer: rec.Answer, pattern: rec.Pattern})
-			}
-		}
-		err = sc.Err()
-		f.Close()
-		if err != nil {
-			return nil, 0, fmt.Errorf("%s: %w", path, err)
+			out = append(out, ppoPrompt{ids: ids, answer: r.answer, pattern: r.pattern})
 		}
 	}
 	return out, dropped, nil
+}
+
+// promptRecord is one line of a prompt file, as text.
+type promptRecord struct {
+	prompt, answer, pattern string
+}
+
+// readPrompts reads a JSONL file of records with a non-empty "prompt" string and optionally "answer" and
+// "pattern" strings (as the tasks stage writes prompts.jsonl; other fields are ignored, so preference
+// files work), skipping empty lines. Reading goes on past a bad line: the error is a
+// *textdata.LineErrors listing the first textdata.MaxLineErrors bad lines and counting the rest.
+// loadPrompts reads with it, and validation calls it alone to check prompt_files without tokenizing.
+func readPrompts(path string) ([]promptRecord, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<26)
+	var out []promptRecord
+	bad := &textdata.LineErrors{File: path}
+	for n := 1; sc.Scan(); n++ {
+		if len(sc.Bytes()) == 0 {
+			continue
+		}
+		rec, le := parsePrompt(path, n, sc.Bytes())
+		if le != nil {
+			bad.Add(le)
+			continue
+		}
+		out = append(out, rec)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(bad.Errors) > 0 {
+		return nil, bad
+	}
+	return out, nil
+}
+
+// parsePrompt decodes line n of the prompt file path, or says what is wrong with it.
+func parsePrompt(path string, n int, line []byte) (promptRecord, *textdata.LineError) {
+	bad := func(field, msg string) (promptRecord, *textdata.LineError) {
+		return promptRecord{}, &textdata.LineError{File: path, Line: n, Field: field, Msg: msg}
+	}
+	var rec struct {
+		Prompt  *string `json:"prompt"`
+		Answer  string  `json:"answer"`
+		Pattern string  `json:"pattern"`
+	}
+	switch err := json.Unmarshal(line, &rec); {
+	case err != nil:
+		return bad("", fmt.Sprintf("want an object with a \"prompt\" string (%v)", err))
+	case rec.Prompt == nil:
+		return bad("prompt", "missing or null")
+	case *rec.Prompt == "":
+		return bad("prompt", "empty")
+	}
+	return promptRecord{prompt: *rec.Prompt, answer: rec.Answer, pattern: rec.Pattern}, nil
 }
 
 // heldOutShares splits the n held-out prompts over k lists of prompts (k tasks' files, read apart):

@@ -486,3 +486,17 @@ func TestPPOValidateTaskNames(t *testing.T) {
 		}
 	})
 }
+
+// readPrompts takes the prompt, answer and pattern of every record that has a prompt, preference pairs
+// included, skipping empty lines.
+func TestReadPrompts(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "prompts.jsonl")
+	data := `{"prompt": "a", "answer": "4", "pattern": "(4)"}` + "\n\n" + `{"prompt": "b", "chosen": " x", "rejected": " y"}` + "\n"
+	if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err := readPrompts(path)
+	if want := []promptRecord{{"a", "4", "(4)"}, {"b", "", ""}}; err != nil || !slices.Equal(got, want) {
+		t.Errorf("readPrompts = %+v, %v; want %+v", got, err, want)
+	}
+}

@@ -121,6 +121,8 @@ func (sftKind) Validate(opts any, run *pipeline.Config, report func(key, msg str
 		report("eval_data", "give at most one of eval_data (a tasks stage) and eval_data_files")
 	}
 	validateTaskNames(run, report, o.TaskNames, taskRef{"data", o.Data}, taskRef{"eval_data", o.EvalData})
+	checkDataFiles(run, report, "data_files", o.DataFiles, textdata.ReadSFT)
+	checkDataFiles(run, report, "eval_data_files", o.EvalDataFiles, textdata.ReadSFT)
 	if _, ok := sftMethods[o.Method]; !ok {
 		report("method", fmt.Sprintf("%q is not a method; the methods are %s", o.Method,
 			strings.Join(slices.Sorted(maps.Keys(sftMethods)), ", ")))

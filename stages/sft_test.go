@@ -161,8 +161,8 @@ func TestSFTStage(t *testing.T) {
 		t.Error(err)
 	}
 
-	// Chat data trains too, and a malformed line fails the stage naming file, line and field while the
-	// good output stays.
+	// Chat data trains too, and a malformed line fails the config's validation naming file, line and
+	// field, so nothing runs and the good output stays.
 	chat := `{"messages": [{"role": "user", "content": "What is 2 + 2?"}, {"role": "assistant", "content": "4"}]}` + "\n" +
 		`{"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "And 3 + 3?"}, {"role": "assistant", "content": "6"}]}` + "\n"
 	os.WriteFile(filepath.Join(dir, "chat.jsonl"), []byte(chat), 0o644)
@@ -170,9 +170,10 @@ func TestSFTStage(t *testing.T) {
 		t.Fatalf("chat data: %v\n%s", err, log)
 	}
 	os.WriteFile(filepath.Join(dir, "bad.jsonl"), []byte(`{"prompt": "a", "completion": " b"}`+"\n"+`{"prompt": "c", "completion": 7}`+"\n"), 0o644)
-	log, err = runToySFT(t, dir, "    data_files: [bad.jsonl]\n", -1)
-	if err == nil || !strings.Contains(err.Error(), `bad.jsonl:2: field "completion": want a string, got a number`) {
-		t.Errorf("err = %v, want the line and field of the fault\n%s", err, log)
+	os.WriteFile(filepath.Join(dir, "run.yaml"), []byte(toySFTConfig+"    data_files: [bad.jsonl]\n"), 0o644)
+	if _, err := pipeline.Load(filepath.Join(dir, "run.yaml"), nil); err == nil ||
+		!strings.Contains(err.Error(), `stages[3].data_files: `+filepath.Join(dir, "bad.jsonl")+`:2: field "completion": want a string, got a number`) {
+		t.Errorf("Load: %v, want the line and field of the fault", err)
 	}
 	if _, _, err := graphs.Load(out); err != nil {
 		t.Errorf("the previous output is gone: %v", err)

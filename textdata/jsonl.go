@@ -58,7 +58,11 @@ type LineErrors struct {
 // MaxLineErrors is how many bad lines a LineErrors lists before it only counts them.
 const MaxLineErrors = 10
 
-func (e *LineErrors) Error() string {
+func (e *LineErrors) Error() string { return strings.Join(e.Lines(), "\n") }
+
+// Lines is the error's text line by line: each listed bad line, then "and N more bad lines in FILE"
+// when there are more.
+func (e *LineErrors) Lines() []string {
 	lines := make([]string, len(e.Errors), len(e.Errors)+1)
 	for i, le := range e.Errors {
 		lines[i] = le.Error()
@@ -66,7 +70,16 @@ func (e *LineErrors) Error() string {
 	if e.More > 0 {
 		lines = append(lines, fmt.Sprintf("and %d more bad line%s in %s", e.More, plural(e.More), e.File))
 	}
-	return strings.Join(lines, "\n")
+	return lines
+}
+
+// Add records one more bad line: listed while fewer than MaxLineErrors are, only counted after.
+func (e *LineErrors) Add(le *LineError) {
+	if len(e.Errors) < MaxLineErrors {
+		e.Errors = append(e.Errors, le)
+		return
+	}
+	e.More++
 }
 
 // Unwrap gives the listed errors to errors.Is and errors.As.
@@ -126,10 +139,8 @@ func Read(r io.Reader, name string) (*File, error) {
 			out.Records = append(out.Records, rec)
 		case !errors.As(perr, &le):
 			return nil, perr
-		case len(bad.Errors) < MaxLineErrors:
-			bad.Errors = append(bad.Errors, le)
 		default:
-			bad.More++
+			bad.Add(le)
 		}
 		if err != nil {
 			break

@@ -133,6 +133,13 @@ func TestReadListsManyBadLines(t *testing.T) {
 	if !errors.As(err, &le) || le.Line != 2 {
 		t.Errorf("errors.As gives %#v, want line 2's error", le)
 	}
+	var all *LineErrors
+	if !errors.As(err, &all) {
+		t.Fatalf("error %T, want a *LineErrors", err)
+	}
+	if !reflect.DeepEqual(all.Lines(), strings.Split(wantText, "\n")) {
+		t.Errorf("Lines gives %q, want the error's lines", all.Lines())
+	}
 	// A bad first line does not stop the format being decided by the next; 11 bad lines say "1 more".
 	data.Reset()
 	data.WriteString("not json\n")

@@ -32,18 +32,41 @@ func (s *Stats) truncate(seq Sequence, n int) Sequence {
 	return seq.Truncate(n)
 }
 
+// ReadSFT is ReadFile for SFT data (PromptCompletion or Conversation): a file of preference pairs is
+// refused. It is the part of LoadSFT that checks the records, without tokenizing them.
+func ReadSFT(path string) (*File, error) {
+	f, err := ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if f.Format == Preference {
+		return nil, fmt.Errorf("%s: preference pairs, not SFT data (%s or %s)", path, PromptCompletion, Conversation)
+	}
+	return f, nil
+}
+
+// ReadPairs is ReadFile for preference pairs: a file of another format is refused. It is the part of
+// LoadPairs that checks the records, without tokenizing them.
+func ReadPairs(path string) (*File, error) {
+	f, err := ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if f.Format != Preference {
+		return nil, fmt.Errorf("%s: %s records, not preference pairs (%s)", path, f.Format, Preference)
+	}
+	return f, nil
+}
+
 // LoadSFT reads an SFT file (PromptCompletion or Conversation) into sequences in file order, each cut to
 // T+1 tokens, the most a row of T positions uses. An example left with no target is dropped and counted.
 func LoadSFT(path string, tok *tokenizer.Tokenizer, T int) ([]Sequence, Stats, error) {
 	if T < 1 {
 		return nil, Stats{}, fmt.Errorf("%s: rows of %d positions", path, T)
 	}
-	f, err := ReadFile(path)
+	f, err := ReadSFT(path)
 	if err != nil {
 		return nil, Stats{}, err
-	}
-	if f.Format == Preference {
-		return nil, Stats{}, fmt.Errorf("%s: preference pairs, not SFT data (%s or %s)", path, PromptCompletion, Conversation)
 	}
 	st := Stats{Records: len(f.Records)}
 	var out []Sequence
@@ -77,12 +100,9 @@ func LoadPairs(path string, tok *tokenizer.Tokenizer, T int) ([]Pair, Stats, err
 	if T < 1 {
 		return nil, Stats{}, fmt.Errorf("%s: rows of %d positions", path, T)
 	}
-	f, err := ReadFile(path)
+	f, err := ReadPairs(path)
 	if err != nil {
 		return nil, Stats{}, err
-	}
-	if f.Format != Preference {
-		return nil, Stats{}, fmt.Errorf("%s: %s records, not preference pairs (%s)", path, f.Format, Preference)
 	}
 	st := Stats{Records: len(f.Records)}
 	var out []Pair

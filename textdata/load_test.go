@@ -48,3 +48,26 @@ func TestLoadWrongFormat(t *testing.T) {
 		t.Errorf("LoadSFT with nothing left: error %v", err)
 	}
 }
+
+// TestReadSFTAndPairs: ReadSFT and ReadPairs make LoadSFT's and LoadPairs' checks of a file, its lines
+// and its format, without a tokenizer.
+func TestReadSFTAndPairs(t *testing.T) {
+	prefs := writeFile(t, "prefs.jsonl", `{"prompt": "p", "chosen": "a", "rejected": "b"}`+"\n")
+	sft := writeFile(t, "sft.jsonl", `{"prompt": "p", "completion": "a"}`+"\n")
+	if f, err := ReadSFT(sft); err != nil || len(f.Records) != 1 || f.Format != PromptCompletion {
+		t.Errorf("ReadSFT(sft) = %+v, %v", f, err)
+	}
+	if f, err := ReadPairs(prefs); err != nil || len(f.Records) != 1 || f.Format != Preference {
+		t.Errorf("ReadPairs(prefs) = %+v, %v", f, err)
+	}
+	if _, err := ReadSFT(prefs); err == nil || err.Error() != prefs+": preference pairs, not SFT data (prompt/completion or messages)" {
+		t.Errorf("ReadSFT(prefs) error %v", err)
+	}
+	if _, err := ReadPairs(sft); err == nil || err.Error() != sft+": prompt/completion records, not preference pairs (prompt/chosen/rejected)" {
+		t.Errorf("ReadPairs(sft) error %v", err)
+	}
+	bad := writeFile(t, "bad.jsonl", `{"prompt": "p", "completion": "a"}`+"\n"+`{"prompt": "p"}`+"\n")
+	if _, err := ReadSFT(bad); err == nil || err.Error() != bad+`:2: field "completion": missing` {
+		t.Errorf("ReadSFT(bad) error %v", err)
+	}
+}
