@@ -257,3 +257,23 @@ func TestValidationProblemOfASetValueNamesTheFlag(t *testing.T) {
 		t.Fatalf("got %v\nwant %s", err, want)
 	}
 }
+
+// A stage without a kind is one problem, at that stage; a stage that reads it gets no second one about
+// its kind.
+func TestStageWithoutKindIsOneProblem(t *testing.T) {
+	path := writeConfig(t, t.TempDir(), `run: test
+stages:
+  - name: a
+    steps: 1
+  - name: b
+    kind: count
+    steps: 1
+    input: a
+`)
+	_, err := Load(path, nil)
+	ps, _ := AsProblems(err)
+	want := path + `:3:5: stages[0]: missing required key "kind"; kinds: count`
+	if len(ps) != 1 || !strings.HasPrefix(ps[0].String(), want) {
+		t.Fatalf("got %v\nwant %s", err, want)
+	}
+}

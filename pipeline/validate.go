@@ -81,7 +81,7 @@ func validate(cfg *Config, d *decoder) {
 					add(st.path+"."+r.key, "no stage named %q", target)
 				case j >= i:
 					add(st.path+"."+r.key, "stage %q runs after this one; inputs must come from earlier stages", target)
-				case !contains(strings.Split(r.tag, "|"), up.Kind) && r.tag != "any":
+				case up.Kind != "" && !contains(strings.Split(r.tag, "|"), up.Kind) && r.tag != "any": // no kind: reported at that stage
 					add(st.path+"."+r.key, "stage %q is of kind %s; want %s", target, up.Kind, strings.ReplaceAll(r.tag, "|", " or "))
 				}
 			}
