@@ -199,6 +199,20 @@ func runStage(ctx context.Context, cfg *Config, p *StagePlan, forced bool, finis
 	return nil
 }
 
+// Running reports whether a `pipeline run` holds cfg's run directory now: then its partial stage is the
+// one being trained, not an interrupted one.
+func Running(cfg *Config) bool {
+	if _, err := os.Stat(filepath.Join(cfg.RunDir(), ".lock")); err != nil {
+		return false
+	}
+	unlock, err := lockDir(cfg.RunDir())
+	if err != nil {
+		return true
+	}
+	unlock()
+	return false
+}
+
 // lockDir takes an exclusive lock on dir/.lock so that two runs never write the same stages at once.
 func lockDir(dir string) (func(), error) {
 	f, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)

@@ -350,3 +350,25 @@ func TestInterruptedForcedRunResumes(t *testing.T) {
 		t.Errorf("a's total %s, want 10", readTotal(t, cfg, "a"))
 	}
 }
+
+// Running is true while a run holds the run directory's lock, and false before any run and after one.
+func TestRunningWhileTheLockIsHeld(t *testing.T) {
+	cfg := mustLoad(t, writeConfig(t, t.TempDir(), goodConfig))
+	if Running(cfg) {
+		t.Fatal("running before any run")
+	}
+	if err := os.MkdirAll(cfg.RunDir(), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	unlock, err := lockDir(cfg.RunDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !Running(cfg) {
+		t.Error("not running while the lock is held")
+	}
+	unlock()
+	if Running(cfg) {
+		t.Error("running after the lock was released")
+	}
+}
