@@ -46,6 +46,7 @@ const maxVocab = 1 << 24
 
 func (bpeKind) Validate(opts any, run *pipeline.Config, report func(key, msg string)) {
 	o := opts.(*bpeOptions)
+	corpusHoldsText(run, report, "corpus", o.Corpus)
 	if least := 256 + len(o.SpecialTokens); o.VocabSize < least || o.VocabSize > maxVocab {
 		report("vocab_size", fmt.Sprintf("must be in [%d, %d] (256 byte tokens + %d special tokens at least), got %d",
 			least, maxVocab, len(o.SpecialTokens), o.VocabSize))

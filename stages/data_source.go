@@ -161,6 +161,27 @@ func checkDataFiles[T any](run *pipeline.Config, report func(key, msg string), k
 	}
 }
 
+// corpusHoldsText reports a corpus option whose files are all empty: there would be nothing to learn
+// from. Patterns that name no readable file are left to the check of file options.
+func corpusHoldsText(run *pipeline.Config, report func(key, msg string), key string, patterns []string) {
+	var files []string
+	for _, pattern := range patterns {
+		paths, problem := pipeline.ExpandFiles(run, pattern)
+		if problem != "" {
+			return
+		}
+		files = append(files, paths...)
+	}
+	for _, f := range files {
+		if info, err := os.Stat(f); err != nil || info.Size() > 0 {
+			return
+		}
+	}
+	if len(files) > 0 {
+		report(key, fmt.Sprintf("%s: empty, no text to train on", strings.Join(files, ", ")))
+	}
+}
+
 // reportDataError reports a data file's error under key, one problem per line of its text: each bad line
 // a *textdata.LineErrors lists, then its count of the rest.
 func reportDataError(report func(key, msg string), key string, err error) {

@@ -152,3 +152,25 @@ func TestPreferenceAndPromptFilesCheckedAtLoad(t *testing.T) {
 		t.Errorf("good files: %v", got)
 	}
 }
+
+// A bpe or pretrain corpus whose files are all empty is a config problem: nothing to train on. One
+// empty file among others with text is not.
+func TestEmptyCorpusIsAProblem(t *testing.T) {
+	const config = `run: toy
+out_dir: out
+model: {n_layer: 1, n_head: 2, n_embd: 16, n_positions: 48}
+stages:
+  - name: bpe
+    kind: bpe
+    corpus: [empty.txt]
+    vocab_size: 300
+  - name: pretrain
+    kind: pretrain
+    tokenizer: bpe
+    corpus: [empty.txt, corpus.txt]
+`
+	dir := t.TempDir()
+	got := loadProblems(t, dir, config, map[string]string{"empty.txt": ""})
+	want := []string{problemAt(t, dir, config, "corpus", 1, 0) + filepath.Join(dir, "empty.txt") + ": empty, no text to train on"}
+	checkProblems(t, got, want)
+}

@@ -48,6 +48,7 @@ func (pretrainKind) Defaults() any {
 
 func (pretrainKind) Validate(opts any, run *pipeline.Config, report func(key, msg string)) {
 	o := opts.(*pretrainOptions)
+	corpusHoldsText(run, report, "corpus", o.Corpus)
 	if _, err := regexp.Compile(o.DocSeparator); err != nil {
 		report("doc_separator", err.Error())
 	}
