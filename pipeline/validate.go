@@ -88,7 +88,7 @@ func validate(cfg *Config, d *decoder) {
 		}
 		for _, f := range taggedFields(st.Options, "file") {
 			for _, pattern := range f.values {
-				if _, bad := expandFiles(cfg, pattern); bad != "" {
+				if _, bad := ExpandFiles(cfg, pattern); bad != "" {
 					add(st.path+"."+f.key, "%s", bad)
 				}
 			}
@@ -170,7 +170,7 @@ func (s *StageConfig) Files(cfg *Config) ([]string, error) {
 	var out []string
 	for _, f := range taggedFields(s.Options, "file") {
 		for _, pattern := range f.values {
-			matches, bad := expandFiles(cfg, pattern)
+			matches, bad := ExpandFiles(cfg, pattern)
 			if bad != "" {
 				return nil, fmt.Errorf("stage %s: %s: %s", s.Name, f.key, bad)
 			}
@@ -180,10 +180,10 @@ func (s *StageConfig) Files(cfg *Config) ([]string, error) {
 	return out, nil
 }
 
-// expandFiles expands one pattern of a file:"true" option to the files it names, or says in a config
+// ExpandFiles expands one pattern of a file:"true" option to the files it names, or says in a config
 // problem's words why it names none that a stage could read: a path that does not exist, a glob that
 // matches nothing, a directory, a file that cannot be opened.
-func expandFiles(cfg *Config, pattern string) ([]string, string) {
+func ExpandFiles(cfg *Config, pattern string) ([]string, string) {
 	matches, err := cfg.Glob(pattern)
 	if err != nil {
 		return nil, fmt.Sprintf("bad file pattern %q: %v", pattern, err)

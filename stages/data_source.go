@@ -126,16 +126,14 @@ func tasksMade(run *pipeline.Config, name string) []string {
 	return nil
 }
 
-// globFiles expands patterns relative to the config file, each sorted, each required to match.
+// globFiles expands patterns relative to the config file as validation does (pipeline.ExpandFiles), each
+// sorted, each required to name readable files.
 func globFiles(cfg *pipeline.Config, patterns []string) ([]string, error) {
 	var out []string
 	for _, p := range patterns {
-		m, err := cfg.Glob(p)
-		if err != nil {
-			return nil, err
-		}
-		if len(m) == 0 {
-			return nil, fmt.Errorf("no file matches %q", p)
+		m, problem := pipeline.ExpandFiles(cfg, p)
+		if problem != "" {
+			return nil, errors.New(problem)
 		}
 		out = append(out, m...)
 	}
