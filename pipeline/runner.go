@@ -141,7 +141,8 @@ func runStage(ctx context.Context, cfg *Config, p *StagePlan, forced bool, finis
 	attemptStarted := time.Now().UTC()
 	started, resumedSeconds := attemptStarted, 0.0
 	var prev partialState
-	if readJSON(filepath.Join(p.WorkDir, partialFile), &prev) == nil && prev.Fingerprint == p.Fingerprint {
+	resumed := readJSON(filepath.Join(p.WorkDir, partialFile), &prev) == nil && prev.Fingerprint == p.Fingerprint
+	if resumed {
 		started = prev.Started
 		var prog Progress
 		if readJSON(filepath.Join(p.WorkDir, progressFile), &prog) == nil {
@@ -192,7 +193,7 @@ func runStage(ctx context.Context, cfg *Config, p *StagePlan, forced bool, finis
 		return err
 	}
 	took := seconds(work).String()
-	if started != attemptStarted {
+	if resumed {
 		took += fmt.Sprintf(" of work (resumed; %s since it first started)", now.Sub(started).Round(time.Second))
 	}
 	fmt.Fprintf(out, "%-12s done in %s -> %s\n", st.Name, took, p.Dir)
